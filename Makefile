@@ -1,0 +1,57 @@
+# Kefu: `make run` to talk to it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+INSTALLED := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: install lookup train validate db seed run shell test test-unit test-stories bench-nlu clean
+
+$(INSTALLED): requirements.lock requirements-rasa.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-rasa.lock
+	touch $@
+
+install: $(INSTALLED)
+
+## regenerate the NLU files derived from the catalogue and the entity patterns
+lookup: install
+	$(PY) -m kefu.nlu.lookup
+
+## train a model unless one for the current data and config exists (rasa fingerprints)
+train: lookup
+	$(RASA) train --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu
+
+validate: lookup
+	$(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings
+
+## create, migrate and seed the shop database (embedded SQLite unless DATABASE_URL is set)
+db: install
+	$(PY) -m kefu.store.seed
+
+seed: install
+	$(PY) -m kefu.store.seed --reset
+
+run: train db
+	$(PY) -m kefu.launcher
+
+shell: train db
+	@$(RASA) run actions --actions actions --port 5055 > var/actions-shell.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT; sleep 8; \
+	  $(RASA) shell --model models/kefu.tar.gz --endpoints endpoints.yml
+
+test: validate train
+	$(PY) -m kefu.nlu.lookup --check
+	$(PY) -m pytest -q tests
+	$(RASA) test core --model models/kefu.tar.gz --stories tests/stories --out reports/stories --fail-on-prediction-errors
+
+bench-nlu: lookup
+	$(PY) -m bench.nlu_cross_validation
+
+clean:
+	rm -rf models/*.tar.gz reports/stories var/*.db

@@ -1,0 +1,130 @@
+"""Returns, exchanges and refunds: eligibility, the request, its progress.
+
+Eligibility is the store's decision (7 days from delivery for no-reason
+returns, non-returnable categories, one open request per order and kind);
+the actions only ask, explain and give the request number and next steps.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend import backend_guard, known_customer, language, store
+from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
+from actions.labels import label, yuan
+from actions.orders import refuse_unauthorised
+
+_MAX_REASON_LENGTH = 500
+
+NEXT_STEPS = {
+    "return": {
+        "zh": "审核通过后（通常24小时内）请按提示寄回商品，我们收到后1-3个工作日内原路退款。",
+        "en": "Once approved (usually within 24 hours), send the item back as instructed; we refund within 1-3 working days after receiving it.",
+    },
+    "exchange": {
+        "zh": "审核通过后请寄回原商品，仓库收到后48小时内为您发出新商品。",
+        "en": "Once approved, send the item back; we ship the replacement within 48 hours of receiving it.",
+    },
+    "refund": {
+        "zh": "审核通过后款项将在1-3个工作日内原路退回。",
+        "en": "Once approved, the money goes back to your original payment method within 1-3 working days.",
+    },
+}
+
+
+def _kind(tracker: Tracker) -> str:
+    return tracker.get_slot("aftersale_kind") or "return"
+
+
+class ValidateAftersaleForm(OrderProofForm):
+    def name(self) -> Text:
+        return "validate_aftersale_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        order_id = authorised_order_id(tracker)
+        if order_id and store().aftersale_for_order(order_id, _kind(tracker)):
+            # "Where is my refund?": nothing to ask, the submit reports progress.
+            slots = [s for s in slots if s != "aftersale_reason"]
+        return slots
+
+    def validate_aftersale_reason(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        reason = " ".join(str(slot_value or "").split())[:_MAX_REASON_LENGTH]
+        if len(reason) < 2:
+            dispatcher.utter_message(response="utter_ask_aftersale_reason")
+            return {"aftersale_reason": None}
+        return {"aftersale_reason": reason}
+
+
+def utter_status(dispatcher: CollectingDispatcher, request: Any, lang: str) -> None:
+    details = ""
+    if request.refund_cents:
+        details = (f"，退款金额 ¥{yuan(request.refund_cents)}" if lang == "zh" else f", refund ¥{yuan(request.refund_cents)}")
+    dispatcher.utter_message(
+        response="utter_aftersale_status",
+        aftersale_id=request.id,
+        kind=label(request.kind, lang),
+        status=label(request.status, lang),
+        details=details,
+    )
+
+
+class ActionSubmitAftersale(Action):
+    def name(self) -> Text:
+        return "action_submit_aftersale"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        if refuse_unauthorised(dispatcher, tracker):
+            return clear_flow_slots()
+        order_id, kind, lang = tracker.get_slot("order_id"), _kind(tracker), language(tracker)
+        existing = store().aftersale_for_order(order_id, kind)
+        if existing:
+            utter_status(dispatcher, existing, lang)
+            return clear_flow_slots()
+        verdict = store().check_aftersale_eligibility(order_id, kind, datetime.now(timezone.utc))
+        if not verdict.ok:
+            dispatcher.utter_message(
+                response="utter_aftersale_not_eligible",
+                order_id=order_id,
+                kind=label(kind, lang),
+                reason=label(verdict.reason, lang),
+            )
+            dispatcher.utter_message(response="utter_offer_human")
+            return clear_flow_slots()
+        request_id = store().create_aftersale(order_id, kind, tracker.get_slot("aftersale_reason") or "")
+        dispatcher.utter_message(
+            response="utter_aftersale_created",
+            aftersale_id=request_id,
+            kind=label(kind, lang),
+            next_steps=NEXT_STEPS[kind][lang],
+        )
+        return clear_flow_slots()
+
+
+class ActionAftersaleStatus(Action):
+    """Progress of a request named by its AS number. Only the shopper whose
+    order it is may see it; to anyone else it does not exist."""
+
+    def name(self) -> Text:
+        return "action_aftersale_status"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        request = store().aftersale_status(tracker.get_slot("aftersale_id") or "")
+        customer = known_customer(tracker)
+        allowed = request is not None and (
+            tracker.get_slot("verified_order") == request.order_id
+            or (customer is not None and store().order_belongs_to(request.order_id, customer))
+        )
+        if allowed:
+            utter_status(dispatcher, request, language(tracker))
+        else:
+            dispatcher.utter_message(response="utter_aftersale_unknown")
+        return []

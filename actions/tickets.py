@@ -1,0 +1,140 @@
+"""Tickets: complaints, invoices and the status of a ticket by its number.
+
+A ticket carries what a person needs to pick the case up without asking
+again: category, priority, SLA, the order if proven, and an excerpt of the
+conversation with phone numbers and e-mail addresses masked.
+"""
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store
+from rasa_sdk.forms import FormValidationAction
+
+from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
+from actions.labels import label
+from actions.orders import refuse_unauthorised
+from kefu.privacy import redact
+
+_CHINA = timezone(timedelta(hours=8))
+_MAX_DETAIL = 2000
+_EXCERPT_TURNS = 10
+
+
+def conversation_excerpt(tracker: Tracker, turns: int = _EXCERPT_TURNS) -> str:
+    """The last messages of both sides, personal data masked."""
+    lines = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            lines.append(f"shopper: {redact(event['text'])}")
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append(f"bot: {redact(event['text'])}")
+    return "\n".join(lines[-turns:])
+
+
+def open_ticket(tracker: Tracker, category: str, summary: str) -> Any:
+    """Create a ticket for this conversation; returns the stored ticket."""
+    return store().create_ticket(
+        category=category,
+        summary=redact(summary)[:_MAX_DETAIL],
+        excerpt=conversation_excerpt(tracker),
+        channel=channel_of(tracker),
+        conversation_key=conversation_key(tracker),
+        customer_id=known_customer(tracker),
+        order_id=authorised_order_id(tracker),
+    )
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """A complaint needs enough words for a person to act on: a bare
+    "我要投诉" is asked for details."""
+
+    def name(self) -> Text:
+        return "validate_complaint_form"
+
+    def validate_complaint_detail(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        detail = " ".join(str(slot_value or "").split())
+        informative = len(detail) >= 8 if not detail.isascii() else len(detail.split()) >= 4
+        if not informative:
+            return {"complaint_detail": None}
+        return {"complaint_detail": detail[:_MAX_DETAIL]}
+
+
+class ActionSubmitComplaint(Action):
+    def name(self) -> Text:
+        return "action_submit_complaint"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "")
+        due = ticket.sla_due_at.astimezone(_CHINA)
+        dispatcher.utter_message(
+            response="utter_complaint_ticket", ticket_id=ticket.id, due=f"{due:%m-%d %H:%M}"
+        )
+        return clear_flow_slots()
+
+
+class ValidateInvoiceForm(OrderProofForm):
+    def name(self) -> Text:
+        return "validate_invoice_form"
+
+    def validate_invoice_title(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        title = " ".join(str(slot_value or "").split())
+        if not 2 <= len(title) <= 120:
+            dispatcher.utter_message(response="utter_ask_invoice_title")
+            return {"invoice_title": None}
+        return {"invoice_title": title}
+
+
+class ActionSubmitInvoice(Action):
+    """Invoices are issued by the finance team: the request is a ticket."""
+
+    def name(self) -> Text:
+        return "action_submit_invoice"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        if refuse_unauthorised(dispatcher, tracker):
+            return clear_flow_slots()
+        title = tracker.get_slot("invoice_title")
+        open_ticket(tracker, "invoice", f"invoice title: {title}")
+        dispatcher.utter_message(
+            response="utter_invoice_requested", order_id=tracker.get_slot("order_id"), invoice_title=title
+        )
+        return clear_flow_slots()
+
+
+class ActionTicketStatus(Action):
+    """Status of a ticket by number, for the conversation or customer that
+    opened it; to anyone else it does not exist."""
+
+    def name(self) -> Text:
+        return "action_ticket_status"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        ticket = store().get_ticket(tracker.get_slot("ticket_id") or "")
+        customer = known_customer(tracker)
+        allowed = ticket is not None and (
+            ticket.conversation_key == conversation_key(tracker)
+            or (customer is not None and ticket.customer_id == customer)
+        )
+        if not allowed:
+            dispatcher.utter_message(response="utter_ticket_unknown")
+            return []
+        lang = language(tracker)
+        due = ticket.sla_due_at.astimezone(_CHINA)
+        details = (f"预计 {due:%m-%d %H:%M} 前处理" if lang == "zh" else f"due by {due:%m-%d %H:%M}") if ticket.status != "resolved" else ("感谢耐心等待" if lang == "zh" else "thank you for your patience")
+        dispatcher.utter_message(
+            response="utter_ticket_status", ticket_id=ticket.id, status=label(ticket.status, lang), details=details
+        )
+        return []

@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and quality figures, written under reports/."""

@@ -1,0 +1,210 @@
+"""A tokenizer for Chinese, English and the mix of both that shoppers type.
+
+Rasa's JiebaTokenizer hands jieba the whole message, and jieba returns spaces
+and punctuation as tokens and splits names such as "AirPods Pro" or
+"2611240000012345" where it likes (rasa#7910): entity annotations then fall
+between tokens and the featurizers learn from blanks. This tokenizer
+
+1. keeps protected spans whole: the regex entities of ``kefu.nlu.patterns``
+   and every dictionary term that contains Latin letters (jieba cannot hold a
+   space inside a word, and matches case-sensitively);
+2. gives the text between them to a private jieba instance loaded with the
+   shop dictionary (global jieba state would leak between models);
+3. drops whitespace and punctuation tokens, keeping words, numbers and emoji.
+
+The dictionary files under ``dictionary_path`` are copied into the model, so
+a trained model needs nothing from the working tree.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
+
+import jieba
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from kefu.nlu.patterns import find_entities, term_regex
+
+logger = logging.getLogger(__name__)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
+def read_dictionary(paths: Iterable[Path]) -> List[Tuple[str, int, Optional[str]]]:
+    """Parse jieba user-dictionary files: ``word [freq [tag]]`` per line.
+
+    Unlike jieba's own reader this allows spaces inside the word
+    ("AirPods Pro 100 nz"), so frequency and tag are read from the end.
+    """
+    entries = []
+    for path in paths:
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if line and not line.startswith("#"):
+                entries.append(_parse_dictionary_line(line))
+    return entries
+
+
+def _parse_dictionary_line(line: str) -> Tuple[str, int, Optional[str]]:
+    parts = line.split()
+    tag: Optional[str] = None
+    freq = 0
+    if len(parts) > 2 and parts[-2].isdigit() and re.fullmatch(r"[a-z]{1,4}", parts[-1]):
+        tag = parts.pop()
+    if len(parts) > 1 and parts[-1].isdigit():
+        freq = int(parts.pop())
+    return " ".join(parts), freq, tag
+
+
+class Segmenter:
+    """The tokenizer's logic, free of Rasa, so it can be tested on its own."""
+
+    def __init__(self, dictionary: List[Tuple[str, int, Optional[str]]]) -> None:
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        latin_terms = []
+        for word, freq, tag in dictionary:
+            if _ASCII_ALNUM.search(word):
+                latin_terms.append(word)
+            else:
+                self._jieba.add_word(word, freq or None, tag)
+        # Longest first so "iPhone 15 Pro" wins over "iPhone 15".
+        latin_terms.sort(key=len, reverse=True)
+        self._term_pattern = (
+            re.compile(
+                "|".join(term_regex(t) for t in latin_terms), flags=re.IGNORECASE
+            )
+            if latin_terms
+            else None
+        )
+
+    def protected_spans(self, text: str) -> List[Tuple[int, int]]:
+        """Spans that must come out as single tokens, non-overlapping."""
+        spans = [(start, end) for _, start, end in find_entities(text)]
+        if self._term_pattern is not None:
+            spans += [m.span() for m in self._term_pattern.finditer(text)]
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        kept: List[Tuple[int, int]] = []
+        for start, end in spans:
+            if not kept or start >= kept[-1][1]:
+                kept.append((start, end))
+        return kept
+
+    def segment(self, text: str) -> List[Tuple[str, int]]:
+        """``(word, start)`` pairs in text order."""
+        words: List[Tuple[str, int]] = []
+        cursor = 0
+        for start, end in self.protected_spans(text):
+            words += self._cut(text[cursor:start], cursor)
+            words.append((text[start:end], start))
+            cursor = end
+        words += self._cut(text[cursor:], cursor)
+        return words
+
+    def _cut(self, chunk: str, offset: int) -> List[Tuple[str, int]]:
+        if not chunk.strip():
+            return []
+        return [
+            (word, offset + start)
+            for word, start, _ in self._jieba.tokenize(chunk)
+            if _is_content(word)
+        ]
+
+
+def _is_content(word: str) -> bool:
+    """Words, numbers and emoji count; blanks and punctuation do not."""
+    return any(
+        ch.isalnum() or unicodedata.category(ch) == "So" for ch in word
+    )
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True
+)
+class KefuTokenizer(Tokenizer):
+    """Rasa component around :class:`Segmenter`."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "dictionary_path": None,
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["jieba"]
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        dictionary_files: List[Path],
+    ) -> None:
+        super().__init__(config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self._dictionary_files = dictionary_files
+        self._segmenter = Segmenter(read_dictionary(dictionary_files))
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "KefuTokenizer":
+        path = config.get("dictionary_path")
+        files = sorted(Path(path).glob("*.txt")) if path else []
+        return cls(config, model_storage, resource, files)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "KefuTokenizer":
+        try:
+            with model_storage.read_from(resource) as directory:
+                # Read the words now: the directory is only valid inside `with`.
+                tokenizer = cls(
+                    config, model_storage, resource, sorted(directory.glob("*.txt"))
+                )
+        except ValueError:
+            logger.debug("No dictionary stored for %s.", resource.name)
+            tokenizer = cls(config, model_storage, resource, [])
+        return tokenizer
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Store the dictionary in the model so it loads without `data/`."""
+        with self._model_storage.write_to(self._resource) as directory:
+            for file in self._dictionary_files:
+                shutil.copy2(file, directory / file.name)
+        return self._resource
+
+    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+        text = message.get(attribute) or ""
+        words = self._segmenter.segment(text)
+        if not words and text.strip():
+            # A message of only punctuation ("？？？") still needs one token.
+            words = [(text.strip(), text.index(text.strip()))]
+        return self._apply_token_pattern([Token(w, s) for w, s in words])

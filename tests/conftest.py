@@ -1,0 +1,92 @@
+"""Shared fixtures: a real shop database, and Kefu's servers running on a
+trained model for the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "kefu.tar.gz"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shop_url(tmp_path_factory) -> str:
+    """A migrated and seeded SQLite shop, shared by the live-server tests."""
+    from kefu.store.db import make_engine, migrate
+    from kefu.store.seed import seed
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('shop') / 'kefu.db'}"
+    migrate(url)
+    seed(make_engine(url), orders=300)
+    return url
+
+
+@pytest.fixture(scope="session")
+def kefu(shop_url, tmp_path_factory):
+    """Action server + Rasa server on the trained model, on free ports."""
+    from kefu import launcher
+
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
+    workdir = tmp_path_factory.mktemp("servers")
+    action_port, rasa_port = free_port(), free_port()
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{workdir / "tracker.db"}"\n',
+        encoding="utf-8",
+    )
+    servers = launcher.start(
+        model=str(MODEL),
+        rasa_port=rasa_port,
+        action_port=action_port,
+        endpoints=str(endpoints),
+        env={"DATABASE_URL": shop_url},
+        log_dir=workdir,
+    )
+    yield servers
+    servers.stop()
+
+
+class Chat:
+    """One shopper talking to Kefu over the REST channel."""
+
+    def __init__(self, base_url: str, sender: str) -> None:
+        self.url = f"{base_url}/webhooks/rest/webhook"
+        self.sender = sender
+
+    def say(self, text: str) -> List[str]:
+        response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=60)
+        response.raise_for_status()
+        return [m.get("text", "") for m in response.json()]
+
+    def said(self, text: str) -> str:
+        """All replies to ``text`` joined, for substring assertions."""
+        return "\n".join(self.say(text))
+
+
+@pytest.fixture
+def chat(kefu) -> Chat:
+    return Chat(kefu.rasa_url, f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def new_chat(kefu):
+    def make(sender: str | None = None) -> Chat:
+        return Chat(kefu.rasa_url, sender or f"test-{uuid.uuid4().hex[:12]}")
+
+    return make

@@ -1,0 +1,124 @@
+"""Whole conversations through the REST channel against the trained model,
+the action server and a seeded shop database: what a shopper would see."""
+import re
+
+import pytest
+from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.e2e
+
+SHIPPED = "2611010000000001"
+PAID = "2611010000000002"
+RETURNABLE = "2611010000000003"
+LATE = "2611010000000004"
+OTHER_CUSTOMER = "2611010000000007"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_greets_in_the_shoppers_language(new_chat):
+    zh = new_chat().said("亲 在吗")
+    assert CJK.search(zh)
+    en = new_chat().said("hello there, anyone around?")
+    assert en and not CJK.search(en)
+
+
+def test_order_status_needs_proof_and_masks_personal_data(chat):
+    asked = chat.said(f"亲，帮我查下订单{SHIPPED}到哪了")
+    assert "后4位" in asked
+    reply = chat.said("5678")
+    assert SHIPPED in reply and "运输中" in reply
+    assert "138****5678" in reply and "13800005678" not in reply
+
+
+def test_order_status_in_english(chat):
+    assert "last 4 digits" in chat.said(f"where is my order {SHIPPED}?")
+    reply = chat.said("it's 5678")
+    assert SHIPPED in reply and "on its way" in reply
+
+
+def test_someone_elses_order_is_never_shown(chat):
+    chat.say(f"查订单{OTHER_CUSTOMER}")
+    reply = chat.said("5678")  # 张三's digits, 李四's order
+    assert "对不上" in reply
+    assert "李" not in reply and OTHER_CUSTOMER not in reply.replace("订单号", "")
+
+
+def test_three_wrong_proofs_lock_the_lookup_and_offer_a_human(chat):
+    chat.say(f"查订单{SHIPPED}")
+    chat.say("1111")
+    chat.say(SHIPPED)
+    chat.say("2222")
+    chat.say(SHIPPED)
+    reply = chat.said("3333")
+    assert "人工" in reply
+    # even the right digits are not accepted now
+    chat.say(f"查订单{SHIPPED}")
+    assert "运输中" not in chat.said("5678")
+
+
+def test_cancel_needs_confirmation_and_changes_the_database(chat, shop_url):
+    assert "后4位" in chat.said(f"拍错了，订单{PAID}帮我取消")
+    assert "确认要取消" in chat.said("5678")
+    reply = chat.said("确认取消")
+    assert "已取消" in reply
+    assert "打个分" in reply
+    assert "感谢您的评价" in chat.said("5分 很快")
+    with create_engine(shop_url).connect() as db:
+        assert db.execute(text("select status from orders where id = :id"), {"id": PAID}).scalar() == "cancelled"
+        assert db.execute(text("select score from satisfaction_ratings order by id desc limit 1")).scalar() == 5
+
+
+def test_return_outside_the_window_is_refused_politely(chat):
+    chat.say("我要退货")
+    chat.say(LATE)
+    reply = chat.said("5678")
+    assert "不能申请退货" in reply or "7天" in reply
+
+
+def test_return_request_gets_a_number(chat, shop_url):
+    chat.say("衣服不合适，我要退货")
+    chat.say(RETURNABLE)
+    chat.say("5678")
+    reply = chat.said("尺码偏小了")
+    number = re.search(r"AS\d{8}", reply)
+    assert number, reply
+    with create_engine(shop_url).connect() as db:
+        kind = db.execute(text("select kind from aftersale_requests where id = :id"), {"id": number.group(0)}).scalar()
+    assert kind == "return"
+
+
+def test_faq_in_both_languages(new_chat):
+    assert "99" in new_chat().said("运费多少啊 包邮吗")
+    english = new_chat().said("how much is shipping? is it free?")
+    assert "99" in english and not CJK.search(english)
+
+
+def test_faq_inside_a_form_then_back_to_the_question(chat):
+    chat.say(f"帮我查一下订单{SHIPPED}")
+    reply = chat.said("对了，你们支持花呗分期吗")
+    assert "花呗" in reply and "后4位" in reply
+
+
+def test_mixed_chinese_english_product_question(chat):
+    reply = chat.said("这个AirPods Pro多少钱")
+    assert "AirPods Pro" in reply and "¥" in reply
+
+
+def test_complaint_opens_a_high_priority_ticket(chat, shop_url):
+    reply = chat.said("我要投诉！快递员态度太差了，包裹直接扔在门口还被雨淋湿了")
+    number = re.search(r"TK\d{8}", reply)
+    assert number, reply
+    with create_engine(shop_url).connect() as db:
+        row = db.execute(text("select category, priority from tickets where id = :id"), {"id": number.group(0)}).one()
+    assert tuple(row) == ("complaint", 1)
+
+
+def test_nonsense_ends_in_the_offer_of_a_human(chat):
+    replies = [chat.said(t) for t in ("qwpeoriu zxmcnv", "asdlkfj qwe", "zzzz xxxx yyyy")]
+    assert any("人工" in r or "human" in r for r in replies), replies
+
+
+@pytest.mark.parametrize("message", ["", "   ", "啊" * 20000, "<script>alert(1)</script>", "1' OR '1'='1"])
+def test_bad_input_gets_an_answer_not_a_crash(chat, message):
+    chat.say(message)
+    assert chat.said("你好")  # the conversation still works afterwards

@@ -1,0 +1,111 @@
+"""The training data keeps the promises of docs/training-data.md: the exact
+intents, enough examples per language, FAQ answers in both languages, and
+generated files in step with the catalogue."""
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kefu.nlu import lookup
+
+ROOT = Path(__file__).resolve().parents[2]
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+INTENTS = [
+    "greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge", "inform",
+    "ask_product_info", "ask_price_discount", "ask_stock", "ask_shipping_time",
+    "check_order_status", "cancel_order", "change_order_address", "payment_problem",
+    "request_invoice", "request_return", "request_exchange", "request_refund",
+    "ask_warranty_repair", "complain", "request_human", "account_problem", "out_of_scope",
+]
+PLACEHOLDER = re.compile(r"\{\w+\}")
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\(([^)]+)\)|\{([^}]+)\})")
+
+
+def load_nlu():
+    examples = defaultdict(list)  # full intent name -> example texts
+    responses = {}
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in content.get("nlu", []):
+            if "intent" in block:
+                for line in block["examples"].splitlines():
+                    line = line.strip()
+                    if line.startswith("- "):
+                        examples[block["intent"]].append(line[2:])
+        responses.update(content.get("responses", {}))
+    return examples, responses
+
+
+EXAMPLES, FAQ_RESPONSES = load_nlu()
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def base(intent: str) -> str:
+    return intent.split("/")[0]
+
+
+def test_intents_are_exactly_the_agreed_ones():
+    domain_intents = set(DOMAIN["intents"]) - {"faq"}
+    assert domain_intents == set(INTENTS)
+    assert {base(i) for i in EXAMPLES} == set(INTENTS) | {"faq"}
+
+
+@pytest.mark.parametrize("intent", INTENTS + ["faq"])
+def test_enough_examples_per_language(intent):
+    texts = [t for name, ts in EXAMPLES.items() if base(name) == intent for t in ts]
+    chinese = [t for t in texts if CJK.search(t)]
+    english = [t for t in texts if not CJK.search(t)]
+    assert len(chinese) >= 60, f"{intent}: {len(chinese)} Chinese examples"
+    assert len(english) >= 25, f"{intent}: {len(english)} English examples"
+
+
+def test_no_example_is_used_twice():
+    seen = {}
+    for intent, texts in EXAMPLES.items():
+        for text in texts:
+            key = text.strip().lower()
+            assert key not in seen, f"'{text}' in {intent} and {seen[key]}"
+            seen[key] = intent
+
+
+def test_at_least_25_faq_topics_each_answered_in_both_languages():
+    topics = [name for name in EXAMPLES if "/" in name and name != "request_return/apply"]
+    assert len(topics) >= 25
+    for topic in [name for name in EXAMPLES if "/" in name]:
+        variations = FAQ_RESPONSES.get(f"utter_{topic}")
+        assert variations, f"no answer for {topic}"
+        assert_bilingual(f"utter_{topic}", variations)
+
+
+def assert_bilingual(name, variations):
+    default = [v for v in variations if not v.get("condition")]
+    english = [v for v in variations if v.get("condition")]
+    # A response that is only a placeholder carries text an action composed
+    # in the shopper's language already.
+    assert default and all(CJK.search(v["text"]) or PLACEHOLDER.fullmatch(v["text"]) for v in default), f"{name}: Chinese default missing"
+    assert english, f"{name}: English variation missing"
+    for variation in english:
+        assert variation["condition"] == [{"type": "slot", "name": "language", "value": "en"}], name
+        assert not CJK.search(variation["text"]) or "{" in variation["text"], f"{name}: English text has Chinese"
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN["responses"]))
+def test_every_domain_response_is_bilingual(name):
+    assert_bilingual(name, DOMAIN["responses"][name])
+
+
+def test_product_annotations_are_catalogue_terms():
+    terms = {t.lower() for name, syns in lookup.product_terms(lookup.load_catalog()).items() for t in [name, *syns]}
+    for intent, texts in EXAMPLES.items():
+        for text in texts:
+            for value, plain, meta in ANNOTATION.findall(text):
+                entity = plain or re.search(r'"entity"\s*:\s*"([^"]+)"', meta).group(1)
+                if entity == "product":
+                    assert value.lower() in terms, f"{intent}: '{value}' is not in the catalogue"
+
+
+def test_generated_files_are_up_to_date():
+    for path, content in lookup.outputs().items():
+        assert path.read_text(encoding="utf-8") == content, f"{path} is stale: run make lookup"
