@@ -28,7 +28,7 @@ train: lookup
 	$(RASA) train --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu
 
 validate: lookup
-	$(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings
+	$(PY) -m kefu.validate
 
 ## create, migrate and seed the shop database (embedded SQLite unless DATABASE_URL is set)
 db: install
