@@ -6,7 +6,11 @@ chosen here, by the conversation's language.
 """
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from typing import Dict
+
+#: shoppers read times in China time
+CHINA = timezone(timedelta(hours=8))
 
 LABELS: Dict[str, Dict[str, str]] = {
     # order statuses
@@ -38,6 +42,15 @@ LABELS: Dict[str, Dict[str, str]] = {
         "en": "You can refuse the parcel, or ask for a return once it arrives; I can help with that.",
     },
     "advice_none": {"zh": "", "en": ""},
+    "not_found": {"zh": "查不到这个订单", "en": "cannot be found"},
+    # reasons a return, exchange or refund is refused
+    "window_expired": {"zh": "已超过签收后7天的无理由退换期限", "en": "is past the 7-day return window counted from delivery"},
+    "not_returnable": {"zh": "包含不支持七天无理由退换的商品（食品生鲜、内衣袜品等）", "en": "contains items that cannot be returned without a reason (food, underwear and the like)"},
+    "not_delivered": {"zh": "还没有签收，签收后才能申请", "en": "has not been delivered yet; you can ask once it arrives"},
+    "already_requested": {"zh": "已经有一个售后申请在处理中", "en": "already has an after-sale request in progress"},
+    "not_paid": {"zh": "还没有付款，无需退款", "en": "has not been paid, so there is nothing to refund"},
+    "refund_needs_return": {"zh": "已经签收，需要先申请退货，收到退货后再退款", "en": "has been delivered; please ask for a return, and we refund once it is back"},
+    "closed": {"zh": "已关闭", "en": "closed"},
 }
 
 

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, language, store
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, is_locked
-from actions.labels import label, yuan
+from actions.labels import CHINA, label, yuan
 from kefu.privacy import mask_name, mask_phone
 
 _MIN_ADDRESS_LENGTH = 8
@@ -67,15 +67,15 @@ def order_details(order_id: str, lang: str) -> Dict[str, str]:
         lines = [f"{shipment.carrier} {shipment.tracking_no}"]
         for event in shipment.events[-3:][::-1]:
             text = event.description_zh if lang == "zh" else event.description_en
-            lines.append(f"{event.time:%m-%d %H:%M} {text}")
+            lines.append(f"{event.time.astimezone(CHINA):%m-%d %H:%M} {text}")
         if order.status == "shipped" and shipment.expected_delivery:
-            eta = f"{shipment.expected_delivery:%m-%d}"
+            eta = f"{shipment.expected_delivery.astimezone(CHINA):%m-%d}"
             lines.append(f"预计 {eta} 送达" if lang == "zh" else f"Expected delivery: {eta}")
         details = "\n" + "\n".join(lines)
     elif order.status == "paid":
         details = "\n" + ("仓库会在付款后48小时内发货哦~" if lang == "zh" else "It will ship within 48 hours of payment.")
     elif order.status == "unpaid":
-        details = "\n" + ("请在24小时内完成付款，超时订单会自动关闭。" if lang == "zh" else "Please pay within 24 hours or the order closes automatically.")
+        details = "\n" + ("请在下单后30分钟内完成付款，超时订单会自动关闭哦。" if lang == "zh" else "Please pay within 30 minutes of ordering, or the order closes automatically.")
     receiver = f"{mask_name(order.receiver_name)} {mask_phone(order.receiver_phone)}"
     details += "\n" + ("收件人：" if lang == "zh" else "Recipient: ") + receiver
     return {

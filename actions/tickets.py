@@ -6,7 +6,6 @@ conversation with phone numbers and e-mail addresses masked.
 """
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,11 +16,10 @@ from actions.backend import backend_guard, channel_of, conversation_key, known_c
 from rasa_sdk.forms import FormValidationAction
 
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
-from actions.labels import label
+from actions.labels import CHINA, label
 from actions.orders import refuse_unauthorised
 from kefu.privacy import redact
 
-_CHINA = timezone(timedelta(hours=8))
 _MAX_DETAIL = 2000
 _EXCERPT_TURNS = 10
 
@@ -74,7 +72,7 @@ class ActionSubmitComplaint(Action):
     @backend_guard
     async def run(self, dispatcher, tracker, domain):
         ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "")
-        due = ticket.sla_due_at.astimezone(_CHINA)
+        due = ticket.sla_due_at.astimezone(CHINA)
         dispatcher.utter_message(
             response="utter_complaint_ticket", ticket_id=ticket.id, due=f"{due:%m-%d %H:%M}"
         )
@@ -132,7 +130,7 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(response="utter_ticket_unknown")
             return []
         lang = language(tracker)
-        due = ticket.sla_due_at.astimezone(_CHINA)
+        due = ticket.sla_due_at.astimezone(CHINA)
         details = (f"预计 {due:%m-%d %H:%M} 前处理" if lang == "zh" else f"due by {due:%m-%d %H:%M}") if ticket.status != "resolved" else ("感谢耐心等待" if lang == "zh" else "thank you for your patience")
         dispatcher.utter_message(
             response="utter_ticket_status", ticket_id=ticket.id, status=label(ticket.status, lang), details=details

@@ -5,16 +5,67 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+
+from kefu.store.db import make_engine, migrate
+from kefu.store.models import Base
+from kefu.store.seed import seed
+from kefu.store.shop import ShopStore
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "kefu.tar.gz"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+#: the shop's clock in these tests: demo orders are placed relative to it
+NOW = datetime.now(timezone.utc)
+
+
+def _postgres_or_skip() -> str:
+    """The test PostgreSQL, emptied; skipped on a laptop without one, a
+    failure under CI where it must be there."""
+    try:
+        with create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}).connect() as db:
+            db.execute(text("select 1"))
+    except Exception as error:  # noqa: BLE001
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} must be reachable under CI: {error}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} on this machine ({type(error).__name__})")
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as db:
+        Base.metadata.drop_all(db)
+        db.execute(text("drop table if exists alembic_version"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """Every store and action test runs on both databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.db'}"
+    return _postgres_or_skip()
+
+
+@pytest.fixture
+def engine(db_url):
+    migrate(db_url)
+    engine = make_engine(db_url)
+    seed(engine, orders=80, now=NOW)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def shop(engine) -> ShopStore:
+    return ShopStore(engine)
 
 
 def free_port() -> int:
@@ -26,9 +77,6 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def shop_url(tmp_path_factory) -> str:
     """A migrated and seeded SQLite shop, shared by the live-server tests."""
-    from kefu.store.db import make_engine, migrate
-    from kefu.store.seed import seed
-
     url = f"sqlite:///{tmp_path_factory.mktemp('shop') / 'kefu.db'}"
     migrate(url)
     seed(make_engine(url), orders=300)

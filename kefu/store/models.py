@@ -1,0 +1,234 @@
+"""The shop's tables: customers and their channel identities, the catalogue,
+orders with items, payments and shipments, and what the assistant writes
+(tickets, after-sale requests, handoffs, ratings, identity checks).
+
+Times are stored as naive UTC (SQLite keeps no time zone); the store turns
+them into aware datetimes at its boundary. Money is integer cents. Ids that
+shoppers see (orders, tickets, after-sale requests) are strings with a
+fixed shape, matching the NLU regexes in ``kefu.nlu.patterns``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+ORDER_STATUSES = ("unpaid", "paid", "shipped", "delivered", "cancelled", "refunded")
+AFTERSALE_KINDS = ("return", "exchange", "refund")
+AFTERSALE_STATUSES = ("requested", "approved", "received", "refunded", "rejected", "closed")
+TICKET_STATUSES = ("open", "pending", "resolved")
+TICKET_CATEGORIES = ("complaint", "aftersale", "invoice", "handoff", "other")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False)
+    phone = Column(String(20), nullable=False, index=True)
+    email = Column(String(254))
+    created_at = Column(DateTime, nullable=False)
+
+    identities = relationship("ChannelIdentity", back_populates="customer")
+
+
+class ChannelIdentity(Base):
+    """How a channel knows a customer: WeChat openid, Telegram user id,
+    e-mail address or web session id."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)  # wechat | telegram | email | web
+    external_id = Column(String(254), nullable=False)
+
+    customer = relationship("Customer", back_populates="identities")
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    code = Column(String(32), primary_key=True)
+    name_zh = Column(String(64), nullable=False)
+    name_en = Column(String(64), nullable=False)
+    returnable = Column(Boolean, nullable=False)  # 7-day no-reason return allowed
+    warranty_months = Column(Integer, nullable=False, default=0)
+
+
+class Product(Base):
+    """One sellable variant (SKU); ``base_name`` is the catalogue product it
+    belongs to, the name shoppers and the NLU use."""
+
+    __tablename__ = "products"
+
+    id = Column(Integer, primary_key=True)
+    sku = Column(String(32), nullable=False, unique=True)
+    name = Column(String(128), nullable=False)
+    base_name = Column(String(64), nullable=False, index=True)
+    category_code = Column(String(32), ForeignKey("categories.code"), nullable=False)
+    price_cents = Column(Integer, nullable=False)
+    stock = Column(Integer, nullable=False)
+    specs = Column(JSON, nullable=False, default=dict)
+
+    category = relationship("Category")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id = Column(String(16), primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    status = Column(String(16), nullable=False, index=True)
+    total_cents = Column(Integer, nullable=False)
+    receiver_name = Column(String(64), nullable=False)
+    receiver_phone = Column(String(20), nullable=False)
+    address = Column(String(255), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    paid_at = Column(DateTime)
+    shipped_at = Column(DateTime)
+    delivered_at = Column(DateTime)
+    cancelled_at = Column(DateTime)
+
+    items = relationship("OrderItem", back_populates="order", order_by="OrderItem.id")
+    customer = relationship("Customer")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, index=True)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
+    name = Column(String(128), nullable=False)  # as sold, even if the product changes
+    quantity = Column(Integer, nullable=False)
+    unit_price_cents = Column(Integer, nullable=False)
+
+    order = relationship("Order", back_populates="items")
+    product = relationship("Product")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, index=True)
+    method = Column(String(16), nullable=False)  # alipay | wechat_pay | card | huabei
+    amount_cents = Column(Integer, nullable=False)
+    status = Column(String(16), nullable=False)  # paid | refunded
+    paid_at = Column(DateTime, nullable=False)
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, unique=True)
+    carrier = Column(String(32), nullable=False)
+    tracking_no = Column(String(32), nullable=False)
+    expected_delivery = Column(DateTime)
+
+    events = relationship("TrackingEvent", order_by="TrackingEvent.time", back_populates="shipment")
+
+
+class TrackingEvent(Base):
+    __tablename__ = "tracking_events"
+
+    id = Column(Integer, primary_key=True)
+    shipment_id = Column(Integer, ForeignKey("shipments.id"), nullable=False, index=True)
+    time = Column(DateTime, nullable=False)
+    description_zh = Column(String(255), nullable=False)
+    description_en = Column(String(255), nullable=False)
+
+    shipment = relationship("Shipment", back_populates="events")
+
+
+class Ticket(Base):
+    """A case for a person. ``number`` orders them; ``id`` (TK + 8 digits)
+    is what the shopper is told."""
+
+    __tablename__ = "tickets"
+
+    number = Column(Integer, primary_key=True, autoincrement=True)
+    id = Column(String(10), unique=True)
+    category = Column(String(16), nullable=False)
+    priority = Column(Integer, nullable=False)  # 1 = highest
+    status = Column(String(16), nullable=False, index=True)
+    summary = Column(Text, nullable=False)
+    excerpt = Column(Text, nullable=False)
+    channel = Column(String(16), nullable=False)
+    conversation_key = Column(String(64), nullable=False, index=True)
+    customer_id = Column(Integer, ForeignKey("customers.id"))
+    order_id = Column(String(16), ForeignKey("orders.id"))
+    created_at = Column(DateTime, nullable=False)
+    sla_due_at = Column(DateTime, nullable=False)
+    resolved_at = Column(DateTime)
+
+
+class AftersaleRequest(Base):
+    """A return, exchange or refund request (AS + 8 digits)."""
+
+    __tablename__ = "aftersale_requests"
+
+    number = Column(Integer, primary_key=True, autoincrement=True)
+    id = Column(String(10), unique=True)
+    order_id = Column(String(16), ForeignKey("orders.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    status = Column(String(16), nullable=False)
+    reason = Column(Text, nullable=False)
+    refund_cents = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class Handoff(Base):
+    """A conversation waiting for, or with, a human agent."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    reason = Column(String(32), nullable=False)
+    summary = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False)  # waiting | assigned | closed
+    created_at = Column(DateTime, nullable=False)
+    closed_at = Column(DateTime)
+
+
+class SatisfactionRating(Base):
+    __tablename__ = "satisfaction_ratings"
+
+    id = Column(Integer, primary_key=True)
+    conversation_key = Column(String(64), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    score = Column(Integer, nullable=False)
+    comment = Column(Text)
+    intent = Column(String(64))
+    created_at = Column(DateTime, nullable=False)
+
+
+class VerificationAttempt(Base):
+    """One proof of order ownership, kept to stop guessing (3 wrong in 10 min)."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verification_key_time", "conversation_key", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_key = Column(String(64), nullable=False)
+    order_id = Column(String(16), nullable=False)
+    ok = Column(Boolean, nullable=False)
+    created_at = Column(DateTime, nullable=False)

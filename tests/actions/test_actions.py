@@ -1,0 +1,353 @@
+"""Every custom action against a real, seeded shop (SQLite, and PostgreSQL
+where present): what the shopper is told and what is written, including the
+attacks (someone else's order, guessing, hostile and oversized input) and a
+backend that is down."""
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import text
+
+from actions import aftersale, backend, dialogue, orders, products, satisfaction, tickets
+from kefu.store.db import make_engine
+from kefu.store.shop import ShopStore
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+SHIPPED, PAID, RETURNABLE, LATE, UNPAID, FOOD, OTHER, RETURNED = (f"26110100000000{n:02d}" for n in range(1, 9))
+
+
+@pytest.fixture(autouse=True)
+def actions_use_the_test_shop(request):
+    if "shop" in request.fixturenames:
+        backend.use_store(request.getfixturevalue("shop"))
+    yield
+    backend.use_store(None)
+
+
+def tracker(
+    slots: Optional[Dict[str, Any]] = None,
+    text: str = "",
+    intent: str = "inform",
+    entities: Optional[List[Dict[str, Any]]] = None,
+    sender: str = "stranger-1",
+    channel: str = "rest",
+    events: Optional[List[Dict[str, Any]]] = None,
+    active_loop: Optional[str] = None,
+    set_now: Optional[Dict[str, Any]] = None,
+) -> Tracker:
+    """A tracker as Rasa sends it; ``set_now`` are slots set after the
+    latest message (what a form validates)."""
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    history = list(events or []) + [{"event": "user", "text": text, "parse_data": message, "input_channel": channel}]
+    history += [{"event": "slot", "name": k, "value": v} for k, v in (set_now or {}).items()]
+    all_slots = {name: None for name in DOMAIN["slots"]}
+    all_slots.update(slots or {})
+    all_slots.update(set_now or {})
+    return Tracker(sender, all_slots, message, history, False, None,
+                   {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def run(action, t: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, DOMAIN))
+    return dispatcher.messages, events
+
+
+def responses(messages) -> List[str]:
+    return [m.get("response") for m in messages]
+
+
+def slot_values(events) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def count(shop: ShopStore, sql: str, **params) -> Any:
+    with shop.engine.connect() as db:
+        return db.execute(text(sql), params).scalar()
+
+
+# -- proof of ownership ------------------------------------------------------------
+
+
+def test_right_digits_prove_the_order(shop):
+    form = orders.ValidateOrderStatusForm()
+    messages, events = run(form, tracker({"order_id": SHIPPED}, "尾号5678", set_now={"phone_last4": "尾号5678"},
+                                         active_loop="order_status_form"))
+    assert slot_values(events)["verified_order"] == SHIPPED
+    assert responses(messages) == []
+
+
+def test_wrong_digits_or_someone_elses_order_are_refused_alike(shop):
+    form = orders.ValidateOrderStatusForm()
+    wrong, _ = run(form, tracker({"order_id": SHIPPED}, "1111", set_now={"phone_last4": "1111"}))
+    other, events = run(form, tracker({"order_id": OTHER}, "5678", set_now={"phone_last4": "5678"}, sender="s2"))
+    assert responses(wrong) == responses(other) == ["utter_verification_failed"]
+    assert slot_values(events) == {"phone_last4": None, "order_id": None}
+
+
+def test_three_wrong_proofs_lock_the_conversation(shop):
+    form = orders.ValidateOrderStatusForm()
+    for digits in ("1111", "2222", "3333"):
+        run(form, tracker({"order_id": SHIPPED}, digits, set_now={"phone_last4": digits}, sender="guesser"))
+    locked = tracker({"order_id": SHIPPED}, "5678", sender="guesser")
+    assert asyncio.run(form.required_slots(["order_id", "phone_last4"], CollectingDispatcher(), locked, DOMAIN)) == []
+    messages, _ = run(orders.ActionShowOrderStatus(), locked)
+    assert responses(messages) == ["utter_verification_locked"]
+    # another conversation is not affected
+    fresh = tracker({"order_id": SHIPPED}, "", sender="someone-else")
+    assert "phone_last4" in asyncio.run(form.required_slots(["order_id", "phone_last4"], CollectingDispatcher(), fresh, DOMAIN))
+
+
+@pytest.mark.parametrize("value", ["' OR '1'='1", "2611010000000001; drop table orders", "1" * 5000, "", "12345"])
+def test_hostile_or_malformed_order_ids_are_rejected(shop, value):
+    form = orders.ValidateOrderStatusForm()
+    messages, events = run(form, tracker({}, value, set_now={"order_id": value}))
+    if re.fullmatch(r".*(?<!\d)\d{16}(?!\d).*", value):
+        assert slot_values(events)["order_id"] == "2611010000000001"
+    else:
+        assert responses(messages) == ["utter_invalid_order_id"]
+        assert slot_values(events)["order_id"] is None
+    assert count(shop, "select count(*) from orders") > 0
+
+
+@pytest.mark.parametrize("value", ["12", "5678 1234", "x" * 10000])
+def test_ambiguous_digits_are_asked_again_not_guessed(shop, value):
+    messages, events = run(orders.ValidateOrderStatusForm(),
+                           tracker({"order_id": SHIPPED}, value, set_now={"phone_last4": value}))
+    assert responses(messages) == ["utter_invalid_phone_last4"]
+    assert count(shop, "select count(*) from verification_attempts") == 0
+
+
+# -- order status ---------------------------------------------------------------------
+
+
+def test_order_status_masks_the_receiver(shop):
+    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED, "verified_order": SHIPPED}))
+    [message] = messages
+    assert message["response"] == "utter_order_status"
+    assert message["status"] == "已发货，运输中" and "iPhone 15" in message["items"]
+    assert "138****5678" in message["details"] and "13800005678" not in message["details"]
+    assert "张*" in message["details"] and "张三" not in message["details"]
+    assert "预计" in message["details"]
+
+
+def test_order_status_in_english(shop):
+    messages, _ = run(orders.ActionShowOrderStatus(),
+                      tracker({"order_id": SHIPPED, "verified_order": SHIPPED, "language": "en"}))
+    assert messages[0]["status"] == "shipped, on its way" and "Expected delivery" in messages[0]["details"]
+
+
+def test_an_unproven_order_is_not_shown(shop):
+    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": OTHER, "verified_order": SHIPPED}))
+    assert responses(messages) == ["utter_verification_failed"]
+
+
+def test_a_known_shopper_needs_no_proof_and_sees_their_orders(shop):
+    known = tracker({"order_id": SHIPPED}, sender="demo-web-user", channel="rest")
+    assert asyncio.run(orders.ValidateOrderStatusForm().required_slots(
+        ["order_id", "phone_last4"], CollectingDispatcher(), known, DOMAIN)) == ["order_id"]
+    messages, _ = run(orders.ActionListMyOrders(), known)
+    listed = messages[0]["orders"]
+    assert SHIPPED in listed or PAID in listed
+    assert OTHER not in listed
+    # the same sender id on another channel is a stranger
+    messages, events = run(orders.ActionListMyOrders(), tracker(sender="demo-web-user", channel="telegram"))
+    assert messages == [] and slot_values(events) == {"requested_slot": None}
+
+
+# -- cancel and change address ------------------------------------------------------------
+
+
+def test_cancel_after_confirmation(shop):
+    proven = {"order_id": PAID, "verified_order": PAID}
+    messages, _ = run(orders.ActionCancelOrder(), tracker({**proven, "cancel_confirmed": False}))
+    assert responses(messages) == ["utter_cancel_kept"]
+    assert shop.get_order(PAID).status == "paid"
+    messages, events = run(orders.ActionCancelOrder(), tracker({**proven, "cancel_confirmed": True}))
+    assert responses(messages) == ["utter_order_cancelled"]
+    assert shop.get_order(PAID).status == "cancelled"
+    assert slot_values(events)["cancel_confirmed"] is None
+
+
+def test_a_shipped_order_is_not_cancelled_and_the_reason_is_given(shop):
+    messages, _ = run(orders.ActionCancelOrder(),
+                      tracker({"order_id": SHIPPED, "verified_order": SHIPPED, "cancel_confirmed": True}))
+    assert messages[0]["response"] == "utter_cannot_cancel" and messages[0]["reason"] == "已经发货了"
+    assert "拒收" in messages[0]["advice"]
+    assert shop.get_order(SHIPPED).status == "shipped"
+
+
+def test_change_address_validation_and_change(shop):
+    form = orders.ValidateChangeAddressForm()
+    for bad in ("短", "x" * 1000):
+        messages, events = run(form, tracker({"order_id": UNPAID}, bad, set_now={"new_address": bad}))
+        assert responses(messages) == ["utter_invalid_address"]
+    address = "北京市朝阳区建国路1号院 王五 13700000000"
+    messages, _ = run(orders.ActionChangeAddress(), tracker(
+        {"order_id": UNPAID, "verified_order": UNPAID, "new_address": address, "address_confirmed": True}))
+    assert responses(messages) == ["utter_address_changed"]
+    assert shop.get_order(UNPAID).address == address
+    messages, _ = run(orders.ActionChangeAddress(), tracker(
+        {"order_id": SHIPPED, "verified_order": SHIPPED, "new_address": address, "address_confirmed": True}))
+    assert responses(messages) == ["utter_cannot_change_address"]
+    assert shop.get_order(SHIPPED).address != address
+
+
+# -- returns, exchanges, refunds ------------------------------------------------------------
+
+
+def test_return_request_created_with_number_and_next_steps(shop):
+    messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(
+        {"order_id": RETURNABLE, "verified_order": RETURNABLE, "aftersale_kind": "return", "aftersale_reason": "尺码小"}))
+    [message] = messages
+    assert message["response"] == "utter_aftersale_created" and message["kind"] == "退货"
+    assert re.fullmatch(r"AS\d{8}", message["aftersale_id"]) and "1-3个工作日" in message["next_steps"]
+    assert count(shop, "select kind from aftersale_requests where id = :i", i=message["aftersale_id"]) == "return"
+
+
+@pytest.mark.parametrize("order_id,kind,reason", [(LATE, "return", "7天"), (FOOD, "return", "食品"),
+                                                  (SHIPPED, "exchange", "签收")])
+def test_ineligible_requests_are_refused_with_the_reason_and_a_human_offered(shop, order_id, kind, reason):
+    before = count(shop, "select count(*) from aftersale_requests")
+    messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(
+        {"order_id": order_id, "verified_order": order_id, "aftersale_kind": kind, "aftersale_reason": "不想要"}))
+    assert responses(messages) == ["utter_aftersale_not_eligible", "utter_offer_human"]
+    assert reason in messages[0]["reason"]
+    assert count(shop, "select count(*) from aftersale_requests") == before
+
+
+def test_where_is_my_refund(shop):
+    proven = {"order_id": RETURNED, "verified_order": RETURNED, "aftersale_kind": "return"}
+    slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
+        ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(proven), DOMAIN))
+    assert "aftersale_reason" not in slots  # an existing request: report, don't ask
+    messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(proven))
+    assert messages[0]["response"] == "utter_aftersale_status" and "退款" in messages[0]["status"]
+
+
+def test_aftersale_status_by_number_only_for_its_owner(shop):
+    mine, _ = run(aftersale.ActionAftersaleStatus(), tracker({"aftersale_id": "AS00000001"}, sender="demo-web-user"))
+    assert responses(mine) == ["utter_aftersale_status"]
+    theirs, _ = run(aftersale.ActionAftersaleStatus(), tracker({"aftersale_id": "AS00000001"}))
+    assert responses(theirs) == ["utter_aftersale_unknown"]
+
+
+# -- tickets ----------------------------------------------------------------------------------
+
+
+def test_complaint_ticket_is_high_priority_with_a_masked_excerpt(shop):
+    history = [{"event": "user", "text": "我手机13912345678 快递员把包裹扔门口"}, {"event": "bot", "text": "很抱歉"}]
+    detail = "快递员态度太差，包裹直接扔门口，电话13912345678"
+    assert tickets.ValidateComplaintForm().validate_complaint_detail("差", CollectingDispatcher(), tracker(), DOMAIN) == {"complaint_detail": None}
+    messages, _ = run(tickets.ActionSubmitComplaint(), tracker({"complaint_detail": detail}, events=history))
+    number = messages[0]["ticket_id"]
+    with shop.engine.connect() as db:
+        row = db.execute(text("select category, priority, status, excerpt, summary from tickets where id = :i"),
+                         {"i": number}).one()
+    assert row[:3] == ("complaint", 1, "open")
+    assert "13912345678" not in row[3] + row[4] and "139****5678" in row[3]
+
+
+def test_invoice_request_becomes_a_ticket_for_finance(shop):
+    messages, _ = run(tickets.ActionSubmitInvoice(), tracker(
+        {"order_id": RETURNABLE, "verified_order": RETURNABLE, "invoice_title": "杭州某某科技有限公司"}))
+    assert responses(messages) == ["utter_invoice_requested"]
+    assert count(shop, "select category from tickets where order_id = :o", o=RETURNABLE) == "invoice"
+
+
+def test_ticket_status_only_for_whoever_opened_it(shop):
+    mine, _ = run(tickets.ActionTicketStatus(), tracker({"ticket_id": "TK00000001"}, sender="demo-web-user"))
+    assert mine[0]["response"] == "utter_ticket_status" and mine[0]["status"] == "处理中"
+    theirs, _ = run(tickets.ActionTicketStatus(), tracker({"ticket_id": "TK00000001"}))
+    assert responses(theirs) == ["utter_ticket_unknown"]
+
+
+# -- products -----------------------------------------------------------------------------------
+
+
+def test_product_price_from_the_catalogue(shop):
+    entity = [{"entity": "product", "value": "AirPods Pro"}]
+    messages, _ = run(products.ActionProductInfo(), tracker(text="AirPods Pro多少钱", entities=entity))
+    assert "AirPods Pro" in messages[0]["details"] and "¥" in messages[0]["details"]
+    unknown, _ = run(products.ActionProductInfo(), tracker(entities=[{"entity": "product", "value": "火星车"}]))
+    assert responses(unknown) == ["utter_product_unknown"]
+    nothing, _ = run(products.ActionProductInfo(), tracker())
+    assert responses(nothing) == ["utter_ask_which_product"]
+
+
+def test_stock_is_read_live(shop):
+    variants = shop.find_products("小米14")
+    with shop.engine.begin() as db:
+        db.execute(text("update products set stock = 0 where base_name = '小米14'"))
+        db.execute(text("update products set stock = 3 where id = :i"), {"i": variants[0].id})
+    messages, _ = run(products.ActionCheckStock(), tracker(entities=[{"entity": "product", "value": "小米14"}],
+                                                           slots={"language": "en"}))
+    details = messages[0]["details"]
+    assert f"{variants[0].name}: in stock (3 left)" in details and "out of stock" in details
+
+
+def test_warranty_of_a_product(shop):
+    messages, _ = run(products.ActionWarrantyInfo(), tracker(entities=[{"entity": "product", "value": "戴森吹风机"}]))
+    assert "24个月" in messages[0]["details"]
+
+
+# -- rating, handoff ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said,score,comment", [("4分 物流有点慢", 4, "物流有点慢"), ("/inform", 5, None)])
+def test_rating_is_stored_with_its_comment(shop, said, score, comment):
+    entities = [{"entity": "rating", "value": "5"}] if said.startswith("/") else []
+    messages, _ = run(satisfaction.ActionSaveRating(), tracker(text=said, entities=entities))
+    assert responses(messages) == ["utter_thanks_for_rating"]
+    with shop.engine.connect() as db:
+        assert tuple(db.execute(text("select score, comment from satisfaction_ratings")).one()) == (score, comment)
+
+
+def test_no_rating_in_the_answer_stores_nothing(shop):
+    messages, _ = run(satisfaction.ActionSaveRating(), tracker(text="你们周末发货吗"))
+    assert responses(messages) == ["utter_anything_else"]
+    assert count(shop, "select count(*) from satisfaction_ratings") == 0
+
+
+def test_handoff_queues_with_a_summary(shop):
+    history = [{"event": "user", "text": "x", "parse_data": {"intent": {"name": "check_order_status"}}}]
+    messages, _ = run(dialogue.ActionHandoff(), tracker({"verified_order": SHIPPED}, intent="request_human",
+                                                        events=history, sender="wx-1", channel="wechat"))
+    assert messages[0]["response"] == "utter_handoff" and messages[0]["position"] == 1
+    with shop.engine.connect() as db:
+        channel, reason, summary = db.execute(text("select channel, reason, summary from handoffs")).one()
+    assert (channel, reason) == ("wechat", "requested")
+    assert "check_order_status" in summary and SHIPPED in summary
+
+
+# -- a backend that is down -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action,slots", [
+    (orders.ActionShowOrderStatus(), {"order_id": SHIPPED}),
+    (orders.ActionCancelOrder(), {"order_id": PAID, "verified_order": PAID, "cancel_confirmed": True}),
+    (aftersale.ActionSubmitAftersale(), {"order_id": RETURNABLE, "verified_order": RETURNABLE}),
+    (tickets.ActionSubmitComplaint(), {"complaint_detail": "太慢了太慢了太慢了"}),
+    (products.ActionCheckStock(), {"product": "小米14"}),
+    (dialogue.ActionHandoff(), {}),
+])
+def test_backend_down_gets_a_polite_answer(action, slots):
+    backend.use_store(ShopStore(make_engine("postgresql://kefu@127.0.0.1:9/nowhere")))
+    messages, events = run(action, tracker(slots))
+    assert responses(messages) == ["utter_backend_down"]
+    assert events == []
+
+
+def test_backend_down_inside_a_form(tmp_path):
+    backend.use_store(ShopStore(make_engine("postgresql://kefu@127.0.0.1:9/nowhere")))
+    messages, _ = run(orders.ValidateOrderStatusForm(), tracker({"order_id": SHIPPED}, "5678",
+                                                                set_now={"phone_last4": "5678"}))
+    assert responses(messages) == ["utter_backend_down"]
