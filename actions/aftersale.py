@@ -40,6 +40,15 @@ def _kind(tracker: Tracker) -> str:
     return tracker.get_slot("aftersale_kind") or "return"
 
 
+def existing_request(order_id: str, kind: str) -> Any:
+    """The request this flow is about, if one exists: "where is my refund"
+    also means the refund of a return."""
+    found = store().aftersale_for_order(order_id, kind)
+    if found is None and kind == "refund":
+        found = store().aftersale_for_order(order_id, "return")
+    return found
+
+
 class ValidateAftersaleForm(OrderProofForm):
     def name(self) -> Text:
         return "validate_aftersale_form"
@@ -47,10 +56,18 @@ class ValidateAftersaleForm(OrderProofForm):
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         order_id = authorised_order_id(tracker)
-        if order_id and store().aftersale_for_order(order_id, _kind(tracker)):
-            # "Where is my refund?": nothing to ask, the submit reports progress.
+        if order_id and not self._reason_needed(order_id, _kind(tracker)):
             slots = [s for s in slots if s != "aftersale_reason"]
         return slots
+
+    @staticmethod
+    def _reason_needed(order_id: str, kind: str) -> bool:
+        """No reason is asked when the submit will only report ("where is my
+        refund?": a request exists) or refuse (outside the 7 days, food...):
+        the shopper hears the answer before typing anything more."""
+        if existing_request(order_id, kind):
+            return False
+        return store().check_aftersale_eligibility(order_id, kind, datetime.now(timezone.utc)).ok
 
     def validate_aftersale_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -84,7 +101,7 @@ class ActionSubmitAftersale(Action):
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         order_id, kind, lang = tracker.get_slot("order_id"), _kind(tracker), language(tracker)
-        existing = store().aftersale_for_order(order_id, kind)
+        existing = existing_request(order_id, kind)
         if existing:
             utter_status(dispatcher, existing, lang)
             return clear_flow_slots()

@@ -9,6 +9,7 @@ human. Every form that touches an order inherits :class:`OrderProofForm`.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
@@ -59,8 +60,10 @@ def authorised_order_id(tracker: Tracker) -> Optional[str]:
 class OrderProofForm(FormValidationAction):
     """Base of every form whose first slots are `order_id` and `phone_last4`."""
 
-    def name(self) -> Text:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> Text:
+        """Each form's own validation action name (abstract: rasa-sdk
+        registers only concrete subclasses)."""
 
     async def run(self, dispatcher, tracker, domain):  # type: ignore[override]
         return await backend_guard(FormValidationAction.run)(

@@ -12,11 +12,12 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Set
+from typing import Dict, List, Set
 
 from kefu.config import PROJECT_ROOT
 
 _UNUSED = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
+_DUPLICATED_INTENTS = re.compile(r"The following duplicated intents have been found across multiple domain files: (.+)")
 # Rasa's own notice on every domain load since 3.0, not about this project.
 _IGNORED = ("Slot auto-fill has been removed in 3.0",)
 # Responses that Rasa's built-in actions send by name.
@@ -30,14 +31,33 @@ def responses_named_in_code(root: Path = PROJECT_ROOT) -> Set[str]:
     return names
 
 
-def problems(messages: List[str], named_in_code: Set[str]) -> List[str]:
-    """The warnings that count as failures."""
+def form_questions(domain: Dict) -> Set[str]:
+    """`utter_ask_<slot>` of every slot a form requests: Rasa's form action
+    sends them, no story names them."""
+    return {
+        f"utter_ask_{slot}"
+        for form in (domain.get("forms") or {}).values()
+        for slot in (form or {}).get("required_slots", [])
+    }
+
+
+def problems(messages: List[str], named_in_code: Set[str], retrieval_intents: Set[str] = frozenset()) -> List[str]:
+    """The warnings that count as failures.
+
+    Two of Rasa's warnings are about how Rasa itself works, not about the
+    data: a response sent by code or by a form is not "unused", and Rasa
+    merges the retrieval intents found in the NLU data into the domain
+    that declares them and then reports them as "duplicated".
+    """
     found = []
     for message in messages:
         if any(text in message for text in _IGNORED):
             continue
         unused = _UNUSED.search(message)
         if unused and unused.group(1) in named_in_code:
+            continue
+        duplicated = _DUPLICATED_INTENTS.search(message)
+        if duplicated and {n.strip() for n in duplicated.group(1).split(",")} <= retrieval_intents:
             continue
         found.append(message)
     return found
@@ -59,7 +79,10 @@ def main() -> int:
                 print("rasa data validate found errors (see above).", file=sys.stderr)
                 return 1
     messages = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
-    failures = problems(messages, responses_named_in_code())
+    domain = importer.get_domain()
+    retrieval = {name for name, props in domain.intent_properties.items() if props.get("is_retrieval_intent")}
+    named = responses_named_in_code() | form_questions(domain.as_dict())
+    failures = problems(messages, named, retrieval)
     for message in failures:
         print(f"validation warning: {message}", file=sys.stderr)
     if failures:

@@ -351,3 +351,20 @@ def test_backend_down_inside_a_form(tmp_path):
     messages, _ = run(orders.ValidateOrderStatusForm(), tracker({"order_id": SHIPPED}, "5678",
                                                                 set_now={"phone_last4": "5678"}))
     assert responses(messages) == ["utter_backend_down"]
+
+
+def test_where_is_my_refund_also_finds_the_refund_of_a_return(shop):
+    proven = {"order_id": RETURNED, "verified_order": RETURNED, "aftersale_kind": "refund"}
+    messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(proven))
+    assert messages[0]["response"] == "utter_aftersale_status" and messages[0]["aftersale_id"] == "AS00000001"
+
+
+def test_no_reason_is_asked_for_a_request_that_will_be_refused(shop):
+    late = {"order_id": LATE, "verified_order": LATE, "aftersale_kind": "return"}
+    slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
+        ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(late), DOMAIN))
+    assert slots == ["order_id"]
+    fine = {"order_id": RETURNABLE, "verified_order": RETURNABLE, "aftersale_kind": "return"}
+    slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
+        ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(fine), DOMAIN))
+    assert slots == ["order_id", "aftersale_reason"]

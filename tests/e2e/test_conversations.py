@@ -122,3 +122,50 @@ def test_nonsense_ends_in_the_offer_of_a_human(chat):
 def test_bad_input_gets_an_answer_not_a_crash(chat, message):
     chat.say(message)
     assert chat.said("你好")  # the conversation still works afterwards
+
+
+UNPAID = "2611010000000005"
+RETURNED = "2611010000000008"
+
+
+def test_change_address_in_chinese_changes_the_database(chat, shop_url):
+    chat.say("地址填错了 能帮我改一下吗")
+    chat.say(f"订单号{UNPAID}")
+    chat.say("尾号5678")
+    address = "北京市朝阳区建国路88号院2号楼501 张三"
+    assert address in chat.said(address)  # read back for confirmation
+    assert "改好" in chat.said("对的 确认")
+    with create_engine(shop_url).connect() as db:
+        assert db.execute(text("select address from orders where id = :id"), {"id": UNPAID}).scalar() == address
+
+
+def test_change_address_in_english_then_rate_in_words(chat, shop_url):
+    chat.say("i need to change the delivery address of my order")
+    chat.say(UNPAID)
+    chat.say("last 4 are 5678")
+    address = "88 Zhangjiang Road, Pudong, Shanghai, Zhang San"
+    assert "Confirm" in chat.said(address)
+    reply = chat.said("yes")
+    assert "Done" in reply and not CJK.search(reply.replace(address, ""))
+    assert "Thanks for your feedback" in chat.said("4, quick and easy")
+    with create_engine(shop_url).connect() as db:
+        score, comment = db.execute(text("select score, comment from satisfaction_ratings order by id desc limit 1")).one()
+    assert (score, comment) == (4, "quick and easy")
+
+
+def test_where_is_my_refund_in_english(chat):
+    chat.say(f"where is my refund for order {RETURNED}")
+    reply = chat.said("5678")
+    assert "AS00000001" in reply and "refund" in reply.lower()
+
+
+def test_ticket_status_only_for_its_owner(new_chat):
+    mine = new_chat("demo-web-user").said("我的工单TK00000001处理得怎么样了")
+    assert "TK00000001" in mine and "处理中" in mine
+    theirs = new_chat().said("status of ticket TK00000001?")
+    assert "couldn't find" in theirs and "in progress" not in theirs
+
+
+def test_a_known_shopper_sees_their_recent_orders(new_chat):
+    reply = new_chat("demo-web-user").said("我的订单")
+    assert "2611010000000005" in reply and OTHER_CUSTOMER not in reply

@@ -14,3 +14,16 @@ def test_only_truly_unused_responses_and_other_warnings_fail():
         "The intent 'greet' is not used in any story or rule.",
     ]
     assert problems(messages, {"utter_order_status"}) == [messages[1], messages[3]]
+
+
+def test_rasas_own_retrieval_intent_merge_and_form_questions_are_not_failures():
+    merged = "The following duplicated intents have been found across multiple domain files: faq, request_return"
+    stray = "The following duplicated intents have been found across multiple domain files: greet"
+    assert problems([merged, stray], set(), {"faq", "request_return"}) == [stray]
+
+
+def test_form_questions_are_the_ask_responses_of_required_slots():
+    from kefu.validate import form_questions
+
+    domain = {"forms": {"f": {"required_slots": ["order_id", "phone_last4"]}}}
+    assert form_questions(domain) == {"utter_ask_order_id", "utter_ask_phone_last4"}
