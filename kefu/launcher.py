@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
 
 from kefu.config import PROJECT_ROOT
 
@@ -49,6 +52,39 @@ class Servers:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def _configured(value: Any, env: Mapping[str, str]) -> bool:
+    """Whether every ${VAR} in a credentials value is set (or has a default)."""
+    if isinstance(value, dict):
+        return all(_configured(v, env) for v in value.values())
+    if isinstance(value, str):
+        return all(env.get(m.group(1)) or m.group(2) is not None for m in _VARIABLE.finditer(value))
+    return True
+
+
+def _with_defaults(value: Any, env: Mapping[str, str]) -> Any:
+    """``${VAR:-default}`` becomes the default when VAR is unset, and stays
+    ``${VAR}`` for Rasa to fill in otherwise, so no secret is written out."""
+    if isinstance(value, dict):
+        return {k: _with_defaults(v, env) for k, v in value.items()}
+    if isinstance(value, str):
+        return _VARIABLE.sub(lambda m: "${%s}" % m.group(1) if env.get(m.group(1)) else (m.group(2) or ""), value)
+    return value
+
+
+def effective_credentials(path: Path, env: Mapping[str, str], out_dir: Path) -> Path:
+    """credentials.yml with only the channels whose variables are set: a
+    channel is off unless configured, and an unset secret is not an error."""
+    channels: Dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    enabled = {name: _with_defaults(conf, env) for name, conf in channels.items() if _configured(conf, env)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "credentials.effective.yml"
+    target.write_text(yaml.safe_dump(enabled, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
 
 
 def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -85,6 +121,8 @@ def start(
         output = open(log_dir / f"{name}.log", "ab") if log_dir else None
         return subprocess.Popen(args, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT if output else None)
 
+    credentials = str(effective_credentials(
+        Path(PROJECT_ROOT, credentials), environment, Path(log_dir or PROJECT_ROOT / "var")))
     try:
         actions = spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"])
         servers.processes.append(actions)

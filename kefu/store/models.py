@@ -232,3 +232,60 @@ class VerificationAttempt(Base):
     order_id = Column(String(16), nullable=False)
     ok = Column(Boolean, nullable=False)
     created_at = Column(DateTime, nullable=False)
+
+
+# -- channel connectors' shared state ------------------------------------------------
+# Several server processes may run one channel: what must be seen by all of
+# them (a message already taken, a cached access token, an e-mail thread)
+# lives here, in the shared database.
+
+
+class MessageClaim(Base):
+    """A channel message taken for processing: a resend of the same id (WeChat
+    retries after 5 s, an e-mail fetched twice) finds its claim and is dropped."""
+
+    __tablename__ = "message_claims"
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)
+    message_id = Column(String(255), nullable=False)
+    claimed_at = Column(DateTime, nullable=False, index=True)
+
+
+class ChannelToken(Base):
+    """An access token shared by all processes (WeChat's expires in 2 h)."""
+
+    __tablename__ = "channel_tokens"
+
+    name = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+
+
+class Delivery(Base):
+    """The outcome of sending one bot message to a channel, kept for failures
+    (``recipient_key`` is a hash: no personal data in clear)."""
+
+    __tablename__ = "deliveries"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False, index=True)
+    recipient_key = Column(String(64), nullable=False)
+    status = Column(String(16), nullable=False)  # sent | failed
+    attempts = Column(Integer, nullable=False)
+    error = Column(Text)
+    created_at = Column(DateTime, nullable=False)
+
+
+class EmailThread(Base):
+    """What an e-mail reply needs to stay in its thread."""
+
+    __tablename__ = "email_threads"
+
+    conversation_id = Column(String(255), primary_key=True)
+    address = Column(String(254), nullable=False)
+    subject = Column(String(255), nullable=False)
+    last_message_id = Column(String(255), nullable=False)
+    references = Column(Text, nullable=False, default="")
+    updated_at = Column(DateTime, nullable=False)
