@@ -1,0 +1,562 @@
+"""WeChat official account (公众号) connector.
+
+WeChat posts every message as XML to one URL (plain, or AES-encrypted in
+safe mode) and resends it when it gets no answer within 5 s (3 tries). So
+this channel:
+
+* checks the signature of every request (``signature`` always,
+  ``msg_signature`` in safe mode) before reading anything: a bad one is a 403
+  and never reaches a conversation;
+* drops resends by message id through the shared ``channel_state`` (several
+  Rasa processes agree);
+* runs the bot with a deadline below WeChat's 5 s. One text reply ready in
+  time is answered passively in the HTTP response; anything else (several
+  replies, buttons, images, a slow bot, a human agent's reply pushed later)
+  goes out through the customer-service message API (客服消息) with a cached
+  access token shared across processes.
+
+The wire format is in small pure functions (``signature_ok``,
+``parse_incoming``, ``inbound_from``, ``render_*``), tested on their own.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import BaseEvent, ClickEvent, SubscribeEvent, SubscribeScanEvent
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
+from wechatpy.replies import TextReply
+
+from channels.delivery import PermanentSendError, send_with_retry
+from kefu.store.channel_state import ChannelState, channel_state, recipient_key
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+#: WeChat gives up after 5 s and resends; answer well before that
+DEFAULT_REPLY_DEADLINE = 4.0
+#: WeChat's own messages are a few hundred bytes; anything this big is not WeChat
+MAX_BODY_BYTES = 64 * 1024
+#: WeChat caps text input at 2048 bytes; longer "text" is not a shopper typing
+MAX_TEXT_CHARS = 2000
+#: a menu click may come days later (the 48 h service window, with margin)
+MENU_TTL = timedelta(days=7)
+
+VOICE_NOT_UNDERSTOOD = "抱歉，我暂时还听不懂语音，请打字告诉我吧。(Sorry, I can't understand voice messages yet, please type.)"
+UNSUPPORTED = "抱歉，我暂时只能看懂文字，请打字告诉我吧。(Sorry, I can only read text for now, please type.)"
+EMPTY_TEXT = "您好，请问有什么可以帮您？(Hi, how can I help?)"
+TOO_LONG = "消息太长了，请分几次发给我吧。(That message is too long, please send it in parts.)"
+APOLOGY = "抱歉，系统有点忙，请稍后再试或回复“转人工”。(Sorry, something went wrong, please try again or ask for a human.)"
+
+#: access token invalid / expired: refresh and send again
+TOKEN_ERRORS = {40001, 40014, 42001}
+#: refused for good: bad openid, outside the 48 h window, over the reply
+#: quota, too long, no permission, daily limit
+PERMANENT_SEND_ERRORS = {40003, 45002, 45015, 45047, 48001, 45009, 40008, 43004, 50001, 50002}
+#: token requests that retrying cannot fix: wrong appid/secret, IP not allowed
+PERMANENT_TOKEN_ERRORS = {40002, 40013, 40125, 40164, 41002, 41004, 89503}
+
+
+class MalformedMessage(ValueError):
+    """The request body is not a WeChat message (HTTP 400)."""
+
+
+class WeChatAPIError(Exception):
+    """WeChat answered with an errcode that retrying may fix (-1: busy)."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"WeChat errcode {errcode}: {errmsg}")
+        self.errcode = errcode
+
+
+# --------------------------------------------------------------------------
+# wire format: pure functions
+# --------------------------------------------------------------------------
+
+
+def signature_ok(token: str, signature: str, timestamp: str, nonce: str, *extra: str) -> bool:
+    """WeChat's signature: sha1 of the sorted, concatenated ``token``,
+    ``timestamp``, ``nonce`` (and ``Encrypt`` for ``msg_signature``).
+    Compared in constant time so it cannot be guessed byte by byte."""
+    if not (signature and timestamp and nonce):
+        return False
+    parts = sorted([token, timestamp, nonce, *extra])
+    expected = hashlib.sha1("".join(parts).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def parse_incoming(xml: Any) -> BaseMessage:
+    """The message in a (decrypted) WeChat XML body; MalformedMessage for
+    anything that is not one."""
+    if not xml:
+        raise MalformedMessage("empty body")
+    try:
+        message = parse_message(xml)
+        if message is None or not message.source:
+            raise MalformedMessage("no sender")
+        return message
+    except MalformedMessage:
+        raise
+    except Exception as error:  # noqa: BLE001 - expat, missing MsgType, non-dict root: all malformed
+        raise MalformedMessage(f"{type(error).__name__}") from error
+
+
+def message_key(message: BaseMessage) -> str:
+    """The id under which a resend of ``message`` is recognised: MsgId for
+    messages, sender + CreateTime for events (they have no MsgId). The
+    openid is hashed: the claims table needs no personal data."""
+    if isinstance(message, BaseEvent) or not message.id:
+        return f"{message.target}:evt:{recipient_key(message.source)}:{message.time}"
+    return f"{message.target}:{message.id}"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """What an incoming WeChat message means for Kefu.
+
+    ``text`` set: hand it to the bot. ``answer`` set: answer this politely
+    without touching the conversation. Neither: acknowledge and ignore
+    (unsubscribe, location reports, menu links)."""
+
+    text: Optional[str] = None
+    answer: Optional[str] = None
+    menu_id: Optional[str] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+def inbound_from(message: BaseMessage) -> Inbound:
+    """Map a parsed WeChat message to what the bot should see."""
+    meta = {"msg_type": message.type, "account": message.target, "create_time": message.time}
+    if message.id and not isinstance(message, BaseEvent):
+        meta["msg_id"] = str(message.id)
+    if isinstance(message, TextMessage):
+        content = (message.content or "").strip()
+        menu_id = (getattr(message, "_data", {}) or {}).get("bizmsgmenuid")
+        if menu_id:
+            meta["menu_id"] = str(menu_id)
+        if not content and not menu_id:
+            return Inbound(answer=EMPTY_TEXT)
+        if len(content) > MAX_TEXT_CHARS:
+            return Inbound(answer=TOO_LONG)
+        return Inbound(text=content, menu_id=str(menu_id) if menu_id else None, metadata=meta)
+    if isinstance(message, VoiceMessage):
+        recognition = (message.recognition or "").strip()
+        if not recognition:
+            return Inbound(answer=VOICE_NOT_UNDERSTOOD)
+        return Inbound(text=recognition, metadata={**meta, "recognition": True})
+    if isinstance(message, ImageMessage):
+        # like Rasa's own Facebook connector: the attachment URL is the text;
+        # the metadata says it is an image so actions can keep it as evidence
+        if not message.image:
+            return Inbound(answer=UNSUPPORTED)
+        return Inbound(text=message.image, metadata={**meta, "pic_url": message.image, "media_id": message.media_id})
+    if isinstance(message, (SubscribeEvent, SubscribeScanEvent)):
+        return Inbound(text="/greet", metadata={**meta, "event": "subscribe"})
+    if isinstance(message, ClickEvent):
+        key = (message.key or "").strip()
+        if not key:
+            return Inbound()
+        return Inbound(text=key, metadata={**meta, "event": "click"})
+    if isinstance(message, BaseEvent):
+        return Inbound()
+    return Inbound(answer=UNSUPPORTED)
+
+
+def menu_id(payload: str) -> str:
+    """A short, stable id for a button payload: the same payload always gets
+    the same id, so the id -> payload map never grows per message."""
+    return "k" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+
+
+def render_text(openid: str, text: str) -> Dict[str, Any]:
+    """A customer-service text message."""
+    return {"touser": openid, "msgtype": "text", "text": {"content": text}}
+
+
+def render_image(openid: str, image_url: str, title: str = "图片 / Image") -> Dict[str, Any]:
+    """An image by URL as a one-article news message: the custom API only
+    takes uploaded media ids for ``image``, and news shows the picture."""
+    return {"touser": openid, "msgtype": "news",
+            "news": {"articles": [{"title": title, "description": "", "url": image_url, "picurl": image_url}]}}
+
+
+def render_link(openid: str, url: str, title: str = "") -> Dict[str, Any]:
+    """A link as text: WeChat text messages render ``<a href>``."""
+    label = title or url
+    return render_text(openid, f'<a href="{url}">{label}</a>')
+
+
+def render_buttons(openid: str, text: str, buttons: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Buttons as WeChat's 菜单消息 (msgmenu): a click comes back as a text
+    message whose ``bizmsgmenuid`` is the item id. URL buttons become links
+    in the text; a reply without payload buttons is plain text."""
+    items = [{"id": menu_id(str(b["payload"])), "content": str(b.get("title") or b["payload"])}
+             for b in buttons if b.get("payload")]
+    links = [f'<a href="{b["url"]}">{b.get("title") or b["url"]}</a>' for b in buttons if b.get("url") and not b.get("payload")]
+    head = "\n".join([text, *links]) if links else text
+    if not items:
+        return render_text(openid, head)
+    return {"touser": openid, "msgtype": "msgmenu", "msgmenu": {"head_content": head, "list": items, "tail_content": ""}}
+
+
+def render_passive_text(account: str, openid: str, text: str, now: Optional[int] = None) -> str:
+    """The XML of a passive text reply (the HTTP answer to WeChat's POST)."""
+    return TextReply(source=account, target=openid, content=text, time=int(now or time.time())).render()
+
+
+def passive_text(messages: List[Dict[str, Any]]) -> Optional[str]:
+    """The text to answer passively, when the replies are exactly one plain
+    text (a passive reply carries one message, and no menu)."""
+    if len(messages) == 1 and messages[0].get("msgtype") == "text":
+        return messages[0]["text"]["content"]
+    return None
+
+
+# --------------------------------------------------------------------------
+# WeChat API client: access token and custom send
+# --------------------------------------------------------------------------
+
+
+class WeChatClient:
+    """The customer-service API with its access token.
+
+    The token lives in ``channel_state`` (shared by every process, refreshed
+    5 minutes before it expires); a token error refreshes it once and sends
+    again. No request state: usable from a webhook or a later push."""
+
+    def __init__(self, app_id: str, app_secret: str, api_base: str = DEFAULT_API_BASE,
+                 state: Optional[ChannelState] = None, timeout: float = 10.0) -> None:
+        self.app_id = app_id
+        self._secret = app_secret
+        self.api_base = api_base.rstrip("/")
+        self._state = state
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @property
+    def state(self) -> ChannelState:
+        return self._state or channel_state()
+
+    @property
+    def token_name(self) -> str:
+        return f"wechat:{self.app_id}"
+
+    async def access_token(self, stale: Optional[str] = None) -> str:
+        """The cached token, or a new one when it is missing, about to expire
+        or equal to ``stale`` (the one WeChat just refused; another process
+        may already have refreshed it)."""
+        cached = self.state.get_token(self.token_name)
+        if cached and cached != stale:
+            return cached
+        params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
+        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+            async with session.get(f"{self.api_base}/cgi-bin/token", params=params) as reply:
+                reply.raise_for_status()
+                data = json.loads(await reply.text())
+        token = data.get("access_token")
+        if not token:
+            code = int(data.get("errcode", -1))
+            if code in PERMANENT_TOKEN_ERRORS:
+                raise PermanentSendError(f"WeChat refused the access token request: errcode {code}")
+            raise WeChatAPIError(code, str(data.get("errmsg", "")))
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=int(data.get("expires_in", 7200)))
+        self.state.put_token(self.token_name, token, expires_at)
+        return token
+
+    async def _post(self, token: str, message: Dict[str, Any]) -> Dict[str, Any]:
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")  # WeChat shows \\uXXXX escapes literally
+        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+            async with session.post(f"{self.api_base}/cgi-bin/message/custom/send", params={"access_token": token},
+                                    data=body, headers={"Content-Type": "application/json; charset=utf-8"}) as reply:
+                reply.raise_for_status()
+                return json.loads(await reply.text())
+
+    async def send(self, message: Dict[str, Any]) -> None:
+        """Send one custom message; PermanentSendError when WeChat refuses it
+        for good, WeChatAPIError / transport errors when a retry may help."""
+        token = await self.access_token()
+        data = await self._post(token, message)
+        code = int(data.get("errcode", 0))
+        if code in TOKEN_ERRORS:
+            token = await self.access_token(stale=token)
+            data = await self._post(token, message)
+            code = int(data.get("errcode", 0))
+        if code == 0:
+            return
+        if code in PERMANENT_SEND_ERRORS:
+            raise PermanentSendError(f"WeChat refused the message: errcode {code}")
+        raise WeChatAPIError(code, str(data.get("errmsg", "")))
+
+    def remember_menu(self, buttons: List[Dict[str, Any]]) -> None:
+        """Keep id -> payload for menu buttons so a click maps back."""
+        until = datetime.now(timezone.utc) + MENU_TTL
+        for button in buttons:
+            if button.get("payload"):
+                payload = str(button["payload"])
+                self.state.put_token(f"wechat-menu:{menu_id(payload)}", payload, until)
+
+    def menu_payload(self, item_id: str) -> Optional[str]:
+        return self.state.get_token(f"wechat-menu:{item_id}", margin=timedelta(0))
+
+
+# --------------------------------------------------------------------------
+# Rasa channels
+# --------------------------------------------------------------------------
+
+
+class WeChatOutput(OutputChannel):
+    """Sends through the customer-service API: every reply outside a
+    request (a human agent's answer via ``output_channel=latest``) and every
+    reply that missed the passive answer."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    def __init__(self, client: WeChatClient) -> None:
+        self.client = client
+
+    async def _emit(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        await send_with_retry(lambda: self.client.send(message), channel=CHANNEL, recipient=recipient_id,
+                              state=self.client._state)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        # one message per response, not per paragraph: one reply can still be
+        # answered passively, and the shopper sees what the bot wrote as one
+        if text.strip():
+            await self._emit(recipient_id, render_text(recipient_id, text.strip()))
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._emit(recipient_id, render_image(recipient_id, image))
+
+    async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
+        await self._emit(recipient_id, render_link(recipient_id, attachment))
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        message = render_buttons(recipient_id, text, buttons)
+        if message["msgtype"] == "msgmenu":
+            self.client.remember_menu(buttons)
+        await self._emit(recipient_id, message)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """A custom response that is already a WeChat custom message
+        (``{"msgtype": ..., ...}``) is sent as is, to this recipient."""
+        if "msgtype" not in json_message:
+            logger.warning("wechat: custom json without msgtype ignored")
+            return
+        await self._emit(recipient_id, {**json_message, "touser": recipient_id})
+
+
+class _RequestOutput(WeChatOutput):
+    """The output channel of one incoming message: replies are held while a
+    passive answer is still possible; after ``release()`` they (and any that
+    come later) go out in order through the custom API."""
+
+    def __init__(self, client: WeChatClient) -> None:
+        super().__init__(client)
+        self.held: List[tuple] = []
+        self.released = False
+        self.finished = False
+        self._queue: Optional[asyncio.Queue] = None
+        self.worker: Optional[asyncio.Task] = None
+
+    async def _emit(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait((recipient_id, message))
+        else:
+            self.held.append((recipient_id, message))
+
+    def release(self) -> None:
+        self._queue = asyncio.Queue()
+        for item in self.held:
+            self._queue.put_nowait(item)
+        self.held = []
+        if self.finished:
+            self._queue.put_nowait(None)
+        self.worker = asyncio.ensure_future(self._drain())
+
+    def finish(self) -> None:
+        self.finished = True
+        if self._queue is not None:
+            self._queue.put_nowait(None)
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            await WeChatOutput._emit(self, *item)
+
+
+class WeChatInput(InputChannel):
+    """The message endpoint of a WeChat official account:
+    ``/webhooks/wechat/webhook`` (set it as the server URL in mp.weixin.qq.com)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WeChatInput":
+        credentials = credentials or {}
+        missing = [k for k in ("token", "app_id", "app_secret") if not credentials.get(k)]
+        if missing:
+            raise ValueError(f"wechat credentials need {', '.join(missing)}")
+        return cls(
+            token=str(credentials["token"]),
+            app_id=str(credentials["app_id"]),
+            app_secret=str(credentials["app_secret"]),
+            encoding_aes_key=credentials.get("encoding_aes_key") or None,
+            api_base=credentials.get("api_base") or DEFAULT_API_BASE,
+            reply_deadline=float(credentials.get("reply_deadline") or DEFAULT_REPLY_DEADLINE),
+        )
+
+    def __init__(self, token: str, app_id: str, app_secret: str, encoding_aes_key: Optional[str] = None,
+                 api_base: str = DEFAULT_API_BASE, reply_deadline: float = DEFAULT_REPLY_DEADLINE,
+                 state: Optional[ChannelState] = None) -> None:
+        self.token = token
+        self.app_id = app_id
+        self.client = WeChatClient(app_id, app_secret, api_base, state)
+        self.crypto: Optional[WeChatCrypto] = None
+        if encoding_aes_key:
+            if len(encoding_aes_key) != 43:
+                raise ValueError("wechat encoding_aes_key must be the 43 characters shown by WeChat")
+            self.crypto = WeChatCrypto(token, encoding_aes_key, app_id)
+        self.reply_deadline = reply_deadline
+        self._tasks: set = set()
+
+    def get_output_channel(self) -> OutputChannel:
+        return WeChatOutput(self.client)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"wechat_webhook_{id(self)}", inspect.getmodule(self).__name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            """URL verification when the server URL is saved in WeChat."""
+            if not self._signed(request):
+                return response.text("invalid signature", status=403)
+            return response.text(request.args.get("echostr", ""))
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, on_new_message)
+
+        return webhook
+
+    def _signed(self, request: Request) -> bool:
+        a = request.args
+        return signature_ok(self.token, a.get("signature", ""), a.get("timestamp", ""), a.get("nonce", ""))
+
+    def _open(self, request: Request) -> Any:
+        """The message XML: the body, or the decrypted ``Encrypt`` in safe
+        mode (``msg_signature`` checked by wechatpy). Raises
+        InvalidSignatureException (403) or MalformedMessage (400)."""
+        body = request.body or b""
+        if request.args.get("encrypt_type", "raw").lower() != "aes":
+            return body
+        if self.crypto is None:
+            logger.error("wechat: encrypted message but no encoding_aes_key configured")
+            raise MalformedMessage("encryption not configured")
+        a = request.args
+        try:
+            return self.crypto.decrypt_message(body, a.get("msg_signature", ""), a.get("timestamp", ""),
+                                               a.get("nonce", ""))
+        except (InvalidSignatureException, InvalidAppIdException):
+            raise InvalidSignatureException()
+        except Exception as error:  # noqa: BLE001 - bad XML, base64 or padding
+            raise MalformedMessage(type(error).__name__) from error
+
+    def _xml_reply(self, request: Request, message: BaseMessage, text: str) -> HTTPResponse:
+        xml = render_passive_text(message.target, message.source, text)
+        if self.crypto is not None and request.args.get("encrypt_type", "").lower() == "aes":
+            xml = self.crypto.encrypt_message(xml, request.args.get("nonce", ""), str(int(time.time())))
+        return response.text(xml, content_type="application/xml")
+
+    async def _receive(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        if not self._signed(request):
+            return response.text("invalid signature", status=403)
+        if len(request.body or b"") > MAX_BODY_BYTES:
+            return response.text("message too large", status=413)
+        try:
+            message = parse_incoming(self._open(request))
+        except InvalidSignatureException:
+            return response.text("invalid msg_signature", status=403)
+        except MalformedMessage as error:
+            logger.info("wechat: malformed message (%s)", error)
+            return response.text("malformed message", status=400)
+
+        inbound = inbound_from(message)
+        if inbound.answer:
+            return self._xml_reply(request, message, inbound.answer)
+        if inbound.text is None:
+            return response.text("success")
+        try:
+            first = self.client.state.claim_message(CHANNEL, message_key(message))
+        except Exception:  # noqa: BLE001 - answering twice beats losing the message
+            logger.exception("wechat: could not claim a message, processing it anyway")
+            first = True
+        if not first:
+            logger.info("wechat: dropped a resend of %s", message_key(message))
+            return response.text("success")
+
+        text = inbound.text
+        if inbound.menu_id:
+            text = self.client.menu_payload(inbound.menu_id) or text
+        openid = message.source
+        output = _RequestOutput(self.client)
+        user_message = UserMessage(text, output, openid, input_channel=self.name(),
+                                   message_id=inbound.metadata.get("msg_id"), metadata={"wechat": inbound.metadata})
+        task = asyncio.ensure_future(self._run(on_new_message, user_message, output))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=self.reply_deadline)
+        if task in done:
+            reply = passive_text([m for _, m in output.held])
+            if reply is not None:
+                output.held = []
+                self._record_passive(openid)
+                return self._xml_reply(request, message, reply)
+        output.release()
+        if output.worker is not None:
+            self._tasks.add(output.worker)
+            output.worker.add_done_callback(self._tasks.discard)
+        return response.text("success")
+
+    async def _run(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage,
+                   output: _RequestOutput) -> None:
+        try:
+            await on_new_message(message)
+        except Exception:  # noqa: BLE001 - the shopper gets an apology, not silence
+            logger.exception("wechat: the bot failed on a message from %s", recipient_key(message.sender_id))
+            await output.send_text_message(message.sender_id, APOLOGY)
+        finally:
+            output.finish()
+
+    def _record_passive(self, openid: str) -> None:
+        try:
+            self.client.state.record_delivery(CHANNEL, openid, True, 1, None)
+        except Exception:  # noqa: BLE001 - recording must not break the answer
+            logger.exception("wechat: could not record a passive reply")
