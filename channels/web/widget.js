@@ -1,0 +1,341 @@
+/*
+ * Kefu web chat widget: one <script> tag on any shop page.
+ *
+ *   <script src="https://kefu.example.com/webchat/widget.js"
+ *           data-server="https://kefu.example.com" data-lang="zh"></script>
+ *
+ * Plain ES5-ish JavaScript, no build step. It injects its stylesheet, a
+ * launcher button and a chat panel, and talks to Rasa's socket.io channel
+ * (channels/webchat.py): session_request/session_confirm, user_uttered,
+ * bot_uttered. The session id and the transcript live in sessionStorage so
+ * the conversation survives page reloads within the tab. Every text is put in
+ * the page with textContent (never innerHTML): bot or shopper text cannot
+ * inject markup; only http(s) links and images are made clickable/shown.
+ *
+ * Options (data-* attributes): data-server (default: where this script came
+ * from), data-lang ("zh" | "en"; default: navigator.language),
+ * data-socket-path (default "/socket.io").
+ */
+(function () {
+  "use strict";
+  if (window.KefuWebchat && window.KefuWebchat.root) { return; }  // embedded twice
+
+  var script = document.currentScript || (function () {
+    var all = document.querySelectorAll("script[src*='widget.js']");
+    return all[all.length - 1];
+  })();
+  var scriptUrl = new URL(script.getAttribute("src"), document.baseURI);
+  var server = (script.getAttribute("data-server") || scriptUrl.origin).replace(/\/+$/, "");
+  var socketPath = script.getAttribute("data-socket-path") || "/socket.io";
+  var staticBase = scriptUrl.href.replace(/\/[^\/]*$/, "");
+
+  var STRINGS = {
+    zh: {
+      title: "在线客服", subtitle: "智能客服小客 · 随时为您服务", open: "联系客服", close: "关闭",
+      placeholder: "请输入您的问题…", send: "发送", typing: "小客正在输入…",
+      offline: "网络连接已断开，正在重新连接…", image: "图片", you: "我", bot: "客服",
+      tooLong: "消息太长啦，请精简一下~"
+    },
+    en: {
+      title: "Customer service", subtitle: "Kefu assistant · here to help", open: "Chat with us", close: "Close",
+      placeholder: "Type your question…", send: "Send", typing: "Kefu is typing…",
+      offline: "Connection lost. Reconnecting…", image: "Image", you: "You", bot: "Kefu",
+      tooLong: "That message is too long, please shorten it."
+    }
+  };
+  function pickLanguage() {
+    var wanted = (script.getAttribute("data-lang") || navigator.language || "zh").toLowerCase();
+    return wanted.indexOf("zh") === 0 ? "zh" : (wanted.indexOf("en") === 0 ? "en" : "zh");
+  }
+  var lang = pickLanguage();
+  var T = STRINGS[lang];
+
+  var MAX_CHARS = 1000;
+  var MAX_TRANSCRIPT = 200;
+  var TYPING_TIMEOUT_MS = 30000;
+  var STORE_KEY = "kefu-webchat:" + server;
+
+  // ---- state kept across reloads (sessionStorage: this tab only) ----------
+  function load() {
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "null");
+      if (saved && typeof saved === "object" && Array.isArray(saved.transcript)) { return saved; }
+    } catch (e) { /* storage blocked or corrupt: start afresh */ }
+    return { sessionId: null, transcript: [], open: false };
+  }
+  var state = load();
+  function save() {
+    if (state.transcript.length > MAX_TRANSCRIPT) {
+      state.transcript = state.transcript.slice(state.transcript.length - MAX_TRANSCRIPT);
+    }
+    try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* ignore */ }
+  }
+  function randomId() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  if (!state.sessionId) { state.sessionId = randomId(); save(); }
+
+  // ---- DOM helpers --------------------------------------------------------
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+  function safeUrl(value) {
+    try {
+      var url = new URL(String(value), document.baseURI);
+      return (url.protocol === "http:" || url.protocol === "https:") ? url.href : null;
+    } catch (e) { return null; }
+  }
+  var LINK = /(https?:\/\/[^\s<>"'，。！？、；：）】」]+)/g;
+  /** Text with its http(s) links as <a>, everything else as text nodes. */
+  function richText(parent, text) {
+    var parts = String(text).split(LINK);
+    for (var i = 0; i < parts.length; i++) {
+      if (!parts[i]) { continue; }
+      var href = i % 2 === 1 ? safeUrl(parts[i].replace(/[.,;:!?)]+$/, "")) : null;
+      if (href) {
+        var trimmed = parts[i].replace(/[.,;:!?)]+$/, "");
+        var a = el("a", "kefu-wc-link", trimmed);
+        a.href = href; a.target = "_blank"; a.rel = "noopener noreferrer nofollow";
+        parent.appendChild(a);
+        if (trimmed.length < parts[i].length) { parent.appendChild(document.createTextNode(parts[i].slice(trimmed.length))); }
+      } else {
+        parent.appendChild(document.createTextNode(parts[i]));
+      }
+    }
+  }
+
+  // ---- stylesheet, launcher, panel ----------------------------------------
+  var css = document.createElement("link");
+  css.rel = "stylesheet"; css.href = staticBase + "/widget.css";
+  document.head.appendChild(css);
+
+  var root = el("div", "kefu-wc");
+  root.id = "kefu-webchat";
+  root.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
+  root.setAttribute("data-connection", "connecting");
+
+  var launcher = el("button", "kefu-wc-launcher");
+  launcher.type = "button";
+  launcher.setAttribute("aria-label", T.open);
+  launcher.appendChild(el("span", "kefu-wc-launcher-icon", "💬"));
+  launcher.appendChild(el("span", "kefu-wc-launcher-text", T.open));
+
+  var panel = el("section", "kefu-wc-panel");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", T.title);
+  panel.hidden = true;
+
+  var header = el("header", "kefu-wc-header");
+  var heading = el("div", "kefu-wc-heading");
+  heading.appendChild(el("div", "kefu-wc-title", T.title));
+  heading.appendChild(el("div", "kefu-wc-subtitle", T.subtitle));
+  var closeButton = el("button", "kefu-wc-close", "×");
+  closeButton.type = "button";
+  closeButton.setAttribute("aria-label", T.close);
+  closeButton.title = T.close;
+  header.appendChild(heading); header.appendChild(closeButton);
+
+  var offline = el("div", "kefu-wc-offline", T.offline);
+  offline.setAttribute("role", "status");
+  offline.hidden = true;
+
+  var log = el("div", "kefu-wc-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+
+  var typing = el("div", "kefu-wc-typing");
+  typing.setAttribute("aria-label", T.typing);
+  typing.appendChild(el("span", "kefu-wc-dots", "•••"));
+  typing.appendChild(el("span", "kefu-wc-typing-text", T.typing));
+  typing.hidden = true;
+
+  var form = el("form", "kefu-wc-form");
+  var input = el("input", "kefu-wc-input");
+  input.type = "text"; input.maxLength = MAX_CHARS; input.autocomplete = "off";
+  input.placeholder = T.placeholder; input.setAttribute("aria-label", T.placeholder);
+  var sendButton = el("button", "kefu-wc-send", T.send);
+  sendButton.type = "submit";
+  form.appendChild(input); form.appendChild(sendButton);
+
+  panel.appendChild(header); panel.appendChild(offline); panel.appendChild(log);
+  panel.appendChild(typing); panel.appendChild(form);
+  root.appendChild(panel); root.appendChild(launcher);
+
+  // ---- rendering ----------------------------------------------------------
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  /** One transcript entry: {from: "user"|"bot", text, image, quickReplies, used}. */
+  function renderEntry(entry, index) {
+    var row = el("div", "kefu-wc-row kefu-wc-" + (entry.from === "user" ? "user" : "bot"));
+    var bubble = el("div", "kefu-wc-bubble");
+    if (entry.text) { richText(bubble, entry.text); }
+    if (entry.image) {
+      var src = safeUrl(entry.image);
+      if (src) {
+        var img = el("img", "kefu-wc-image");
+        img.src = src; img.alt = T.image; img.loading = "lazy";
+        img.addEventListener("load", scrollDown);
+        bubble.appendChild(img);
+      }
+    }
+    row.appendChild(bubble);
+    if (entry.quickReplies && entry.quickReplies.length && !entry.used) {
+      var replies = el("div", "kefu-wc-replies");
+      entry.quickReplies.forEach(function (reply) {
+        var button = el("button", "kefu-wc-reply", reply.title || reply.payload);
+        button.type = "button";
+        button.addEventListener("click", function () {
+          entry.used = true;
+          replies.remove();
+          send(reply.payload || reply.title, reply.title || reply.payload);
+        });
+        replies.appendChild(button);
+      });
+      row.appendChild(replies);
+    }
+    log.appendChild(row);
+    scrollDown();
+  }
+  function add(entry) {
+    if (entry.from === "user") {  // the shopper moved on: earlier quick replies are spent
+      state.transcript.forEach(function (old) { if (old.quickReplies) { old.used = true; } });
+      var stale = log.querySelectorAll(".kefu-wc-replies");
+      for (var i = 0; i < stale.length; i++) { stale[i].remove(); }
+    }
+    state.transcript.push(entry);
+    save();
+    renderEntry(entry);
+  }
+  state.transcript.forEach(renderEntry);
+
+  var typingTimer = null;
+  function showTyping(on) {
+    typing.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) { typingTimer = setTimeout(function () { typing.hidden = true; }, TYPING_TIMEOUT_MS); scrollDown(); }
+  }
+
+  // ---- open / close -------------------------------------------------------
+  function setOpen(open) {
+    state.open = open; save();
+    panel.hidden = !open;
+    root.classList.toggle("kefu-wc-is-open", open);
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { scrollDown(); input.focus(); }
+  }
+  launcher.addEventListener("click", function () { setOpen(!state.open); });
+  closeButton.addEventListener("click", function () { setOpen(false); launcher.focus(); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape" && state.open) { setOpen(false); } });
+
+  // ---- socket.io ----------------------------------------------------------
+  var socket = null;
+  var pending = [];  // messages typed before the client library arrived
+
+  function send(payload, shown) {
+    var text = String(payload || "").trim();
+    if (!text) { return; }
+    if (text.length > MAX_CHARS) { add({ from: "bot", text: T.tooLong }); return; }
+    add({ from: "user", text: shown || text });
+    showTyping(true);
+    var message = { message: text, session_id: state.sessionId, metadata: { lang: lang } };
+    if (socket) { socket.emit("user_uttered", message); } else { pending.push(message); }
+  }
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value;
+    input.value = "";
+    send(text);
+  });
+
+  function onBotMessage(data) {
+    if (!data || typeof data !== "object") { return; }
+    showTyping(false);
+    var entry = { from: "bot" };
+    if (typeof data.text === "string") { entry.text = data.text; }
+    var attachment = data.attachment;
+    if (attachment && attachment.type === "image" && attachment.payload && attachment.payload.src) {
+      entry.image = String(attachment.payload.src);
+    } else if (typeof attachment === "string") {
+      entry.text = (entry.text ? entry.text + "\n" : "") + attachment;
+    }
+    if (data.custom && typeof data.custom.text === "string") { entry.text = data.custom.text; }
+    var replies = data.quick_replies || data.buttons;
+    if (Array.isArray(replies) && replies.length) {
+      entry.quickReplies = replies.map(function (r) {
+        return { title: String(r.title || ""), payload: String(r.payload || r.title || "") };
+      });
+    }
+    if (entry.text || entry.image || entry.quickReplies) { add(entry); }
+  }
+
+  function setConnection(status) {
+    root.setAttribute("data-connection", status);
+    offline.hidden = status !== "offline";
+  }
+
+  function connect(io) {
+    socket = io(server, {
+      path: socketPath,
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 10000
+    });
+    // on every (re)connection: rejoin the same session (its room gets pushes)
+    socket.on("connect", function () {
+      setConnection("online");
+      socket.emit("session_request", { session_id: state.sessionId });
+    });
+    socket.on("session_confirm", function (sessionId) {
+      var id = typeof sessionId === "string" ? sessionId : (sessionId && sessionId.session_id);
+      if (id && id !== state.sessionId) {  // the server gave us another session
+        state.sessionId = id; state.transcript = []; log.textContent = ""; save();
+      }
+      while (pending.length) {
+        var message = pending.shift();
+        message.session_id = state.sessionId;
+        socket.emit("user_uttered", message);
+      }
+    });
+    socket.on("bot_uttered", onBotMessage);
+    socket.on("disconnect", function () { setConnection("offline"); });
+    socket.on("connect_error", function () { setConnection("offline"); });
+  }
+
+  function withClient(callback) {
+    var previous = window.io;
+    var tag = document.createElement("script");
+    tag.src = staticBase + "/socket.io.min.js";
+    tag.async = true;
+    tag.onload = function () {
+      var io = window.io;
+      if (previous !== undefined) { window.io = previous; }  // leave the shop's own io alone
+      callback(io);
+    };
+    tag.onerror = function () { setConnection("offline"); };
+    document.head.appendChild(tag);
+  }
+
+  function start() {
+    document.body.appendChild(root);
+    setOpen(!!state.open);
+    withClient(connect);
+  }
+  if (document.body) { start(); } else { document.addEventListener("DOMContentLoaded", start); }
+
+  window.KefuWebchat = {
+    root: root,
+    lang: lang,
+    open: function () { setOpen(true); },
+    close: function () { setOpen(false); },
+    send: function (text) { send(text); },
+    sessionId: function () { return state.sessionId; },
+    socket: function () { return socket; }
+  };
+})();

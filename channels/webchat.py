@@ -1,0 +1,470 @@
+"""The web chat widget's channel: Rasa's socket.io protocol, made to work
+with several server processes, plus the widget's static files.
+
+Why a subclass of Rasa's ``SocketIOInput``:
+
+* Rasa's output channel emits to a socket.io room inside ONE process. A
+  message pushed later (a human agent's reply through
+  ``POST /conversations/<id>/execute?output_channel=latest``) may land on
+  another process than the one holding the shopper's connection. With a
+  ``redis_url`` the socket.io server gets an ``AsyncRedisManager``: an emit in
+  any process is published on Redis and delivered by the process that holds
+  the page. Without Redis everything stays in-process (``make run``).
+* Every page joins the room named after its session id on
+  ``session_request`` and bot messages go to that room, so the room (not the
+  per-connection sid) is the address. Rasa 3.6 calls the coroutine
+  ``AsyncServer.enter_room`` without awaiting it (python-socketio >= 5.10),
+  so its own session rooms are never joined; this channel awaits it.
+* Bad input (not a dict, empty, oversized, a malformed session id) is
+  answered politely or dropped, never reaches the conversation.
+
+The widget (``channels/web/widget.js``, ``widget.css``), the socket.io client
+and a demo shop page are served from ``/webchat/`` by the same server, so a
+shop embeds the assistant with one ``<script>`` tag.
+
+Wire format (socket.io events, JSON):
+
+* client -> server ``session_request`` ``{"session_id": "<hex>"|null}``;
+  server -> client ``session_confirm`` ``"<session id>"``.
+* client -> server ``user_uttered``
+  ``{"message": "...", "session_id": "...", "metadata": {...}}``.
+* server -> client ``bot_uttered``: ``{"text": "..."}``,
+  ``{"text": "...", "quick_replies": [{"content_type": "text", "title": ..,
+  "payload": ..}]}``, ``{"attachment": {"type": "image", "payload":
+  {"src": url}}}``, ``{"attachment": {...}}``, ``{"custom": {...}}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+
+import rasa.core.channels.channel
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncRedisManager, AsyncServer
+
+from channels.delivery import send_with_retry
+from kefu.privacy import redact
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+WEB_DIR = Path(__file__).resolve().parent / "web"
+#: the longest user message handed to the assistant; the widget stops at 1000
+MAX_MESSAGE_CHARS = 2000
+#: the largest socket.io packet accepted at all (engine.io rejects bigger ones)
+MAX_PACKET_BYTES = 64 * 1024
+#: metadata passed on to Rasa must stay small: it is stored with every event
+MAX_METADATA_BYTES = 2048
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+LANGUAGES = ("zh", "en")
+
+#: files served under the static prefix: URL name -> (file, content type)
+STATIC_FILES: Dict[str, tuple] = {
+    "widget.js": ("widget.js", "application/javascript; charset=utf-8"),
+    "widget.css": ("widget.css", "text/css; charset=utf-8"),
+    "socket.io.min.js": ("socket.io.min.js", "application/javascript; charset=utf-8"),
+}
+
+NOTICES = {
+    "too_long": {
+        "zh": "亲，消息太长啦，请精简到{limit}字以内再发哦~",
+        "en": "Sorry, that message is too long. Please keep it under {limit} characters.",
+    },
+}
+
+
+# --------------------------------------------------------------------------
+# wire format: pure functions
+# --------------------------------------------------------------------------
+
+
+class BadMessage(ValueError):
+    """A ``user_uttered`` payload that must not reach the conversation;
+    ``reason`` says which (``malformed``, ``empty``, ``too_long``)."""
+
+    def __init__(self, reason: str, language: str = "zh") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.language = language
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    text: str
+    session_id: str
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    language: str = "zh"
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def valid_session_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(SESSION_ID.match(value))
+
+
+def parse_session_request(data: Any) -> str:
+    """The session id a page asks for, or a fresh one when it has none or
+    sends something that is not a plausible id (it becomes a room name and
+    a conversation id, so it is checked)."""
+    if isinstance(data, dict) and valid_session_id(data.get("session_id")):
+        return data["session_id"]
+    return new_session_id()
+
+
+def parse_metadata(raw: Any) -> Dict[str, Any]:
+    """The widget's metadata (a dict or its JSON text), dropped when it is
+    not a small JSON object."""
+    if isinstance(raw, str):
+        if len(raw) > MAX_METADATA_BYTES:
+            return {}
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    try:
+        if len(json.dumps(raw, ensure_ascii=False)) > MAX_METADATA_BYTES:
+            return {}
+    except (TypeError, ValueError):
+        return {}
+    return raw
+
+
+def parse_user_message(
+    data: Any,
+    *,
+    session_persistence: bool = True,
+    sid: str = "",
+    metadata_key: str = "metadata",
+    max_chars: int = MAX_MESSAGE_CHARS,
+) -> IncomingMessage:
+    """A ``user_uttered`` payload as the text and conversation id to hand
+    to Rasa; raises :class:`BadMessage` for anything that must not."""
+    if not isinstance(data, dict):
+        raise BadMessage("malformed")
+    metadata = parse_metadata(data.get(metadata_key, {}))
+    language = metadata.get("lang") if metadata.get("lang") in LANGUAGES else "zh"
+    if session_persistence:
+        if not valid_session_id(data.get("session_id")):
+            raise BadMessage("malformed", language)
+        session_id = data["session_id"]
+    else:
+        session_id = sid
+    text = data.get("message")
+    if not isinstance(text, str):
+        raise BadMessage("malformed", language)
+    text = text.strip()
+    if not text:
+        raise BadMessage("empty", language)
+    if len(text) > max_chars:
+        raise BadMessage("too_long", language)
+    return IncomingMessage(text, session_id, metadata, language)
+
+
+def render_notice(reason: str, language: str, limit: int = MAX_MESSAGE_CHARS) -> Optional[Dict[str, Any]]:
+    """The polite answer to a rejected message (None: drop it silently)."""
+    texts = NOTICES.get(reason)
+    if texts is None:
+        return None
+    return {"text": texts.get(language, texts["zh"]).format(limit=limit), "notice": True}
+
+
+def render_text(text: str) -> List[Dict[str, Any]]:
+    """One bubble per paragraph, as Rasa's own socket.io channel does."""
+    parts = [part for part in text.strip().split("\n\n") if part.strip()]
+    return [{"text": part} for part in parts] or [{"text": text}]
+
+
+def render_buttons(text: str, buttons: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Text bubbles with the buttons as quick replies on the last one; the
+    widget sends a clicked button's payload and shows its title."""
+    messages = render_text(text)
+    messages[-1]["quick_replies"] = [
+        {"content_type": "text", "title": str(button.get("title", "")), "payload": str(button.get("payload", ""))}
+        for button in buttons
+        if button.get("payload") or button.get("title")
+    ]
+    return messages
+
+
+def render_image(url: str) -> Dict[str, Any]:
+    return {"attachment": {"type": "image", "payload": {"src": url}}}
+
+
+def render_attachment(attachment: Any) -> Dict[str, Any]:
+    """An attachment as Rasa sends it; a bare URL string becomes an image
+    when it looks like one, a link otherwise."""
+    if isinstance(attachment, str):
+        if re.search(r"\.(png|jpe?g|gif|webp)(\?|$)", attachment, re.IGNORECASE):
+            return render_image(attachment)
+        return {"text": attachment}
+    return {"attachment": attachment}
+
+
+def render_elements(elements: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [
+        {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": element}}}
+        for element in elements
+    ]
+
+
+def render_custom(json_message: Dict[str, Any]) -> Dict[str, Any]:
+    """Custom payloads keep their shape under ``custom``; the widget shows
+    the ``text`` in it, if any."""
+    return {"custom": json_message}
+
+
+def render_demo_page(template: str, server: str, language: str) -> str:
+    """The demo shop with the widget's one script tag pointing at this
+    server (both values escaped: the host comes from a request header)."""
+    language = language if language in LANGUAGES else "zh"
+    return (template.replace("__KEFU_SERVER__", html.escape(server, quote=True))
+            .replace("__KEFU_LANG__", language))
+
+
+def session_hash(session_id: str) -> str:
+    """A conversation id fit for logs."""
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------
+
+
+class WebChatOutput(SocketIOOutput):
+    """Emits bot messages to the room named after the session id. It only
+    needs the process's ``AsyncServer``: usable outside a request, and with a
+    Redis client manager the room may be held by any process."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: Text = "bot_uttered", namespace: Optional[Text] = None) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.namespace = namespace
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        async def send() -> None:
+            await self.sio.emit(self.bot_message_evt, response, room=socket_id, namespace=self.namespace)
+
+        await send_with_retry(send, channel=CHANNEL, recipient=socket_id)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for message in render_text(text):
+            await self._send_message(recipient_id, message)
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        for message in render_buttons(text, buttons):
+            await self._send_message(recipient_id, message)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._send_message(recipient_id, render_image(image))
+
+    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await self._send_message(recipient_id, render_attachment(attachment))
+
+    async def send_elements(self, recipient_id: Text, elements: Iterable[Dict[Text, Any]], **kwargs: Any) -> None:
+        for message in render_elements(elements):
+            await self._send_message(recipient_id, message)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, render_custom(json_message))
+
+
+# --------------------------------------------------------------------------
+# input
+# --------------------------------------------------------------------------
+
+
+class WebChatBlueprint(SocketBlueprint):
+    """Attaches socket.io to the app and also registers the widget's static
+    routes, which live outside the channel's ``/webhooks/webchat`` prefix."""
+
+    def __init__(self, sio: AsyncServer, socketio_path: Text, static: Blueprint, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sio, socketio_path, *args, **kwargs)
+        self.ctx.static = static
+
+    def register(self, app: Sanic, options: Dict[Text, Any]) -> None:
+        super().register(app, options)
+        if self.ctx.static.name not in app.blueprints:
+            app.blueprint(self.ctx.static)
+
+
+def static_blueprint(prefix: str = "/webchat") -> Blueprint:
+    """``GET <prefix>/widget.js``, ``widget.css``, ``socket.io.min.js`` and
+    ``<prefix>/demo`` (the demo shop; ``?lang=en`` for the English UI)."""
+    static = Blueprint("webchat_static", url_prefix=prefix)
+
+    def make_handler(filename: str, content_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+        async def serve(_: Request) -> HTTPResponse:
+            return await response.file(
+                WEB_DIR / filename, mime_type=content_type, headers={"Cache-Control": "public, max-age=300"}
+            )
+
+        serve.__name__ = "webchat_" + re.sub(r"\W", "_", filename)
+        return serve
+
+    for url_name, (filename, content_type) in STATIC_FILES.items():
+        static.add_route(make_handler(filename, content_type), f"/{url_name}", methods=["GET"])
+
+    @static.route("/demo", methods=["GET"])
+    async def demo(request: Request) -> HTTPResponse:
+        template = (WEB_DIR / "demo-shop.html").read_text(encoding="utf-8")
+        server = f"{request.scheme}://{request.host}"
+        page = render_demo_page(template, server, request.args.get("lang", "zh"))
+        return response.html(page)
+
+    return static
+
+
+class WebChatInput(SocketIOInput):
+    """Rasa's socket.io channel for the web widget, multi-process capable.
+
+    Credentials (all optional): ``user_message_evt``, ``bot_message_evt``,
+    ``session_persistence`` (default true), ``socketio_path``, ``namespace``,
+    ``jwt_key``, ``jwt_method``, ``metadata_key``, ``redis_url`` (default: the
+    ``REDIS_URL`` environment variable; unset = in-process),
+    ``redis_channel``, ``cors_allowed_origins``, ``static_prefix``,
+    ``max_message_chars``."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        redis_url = credentials.get("redis_url")
+        if not redis_url:
+            from kefu.config import load_settings
+
+            redis_url = load_settings().redis_url
+        return cls(
+            user_message_evt=credentials.get("user_message_evt", "user_uttered"),
+            bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
+            namespace=credentials.get("namespace"),
+            session_persistence=bool(credentials.get("session_persistence", True)),
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            jwt_key=credentials.get("jwt_key"),
+            jwt_method=credentials.get("jwt_method", "HS256"),
+            metadata_key=credentials.get("metadata_key", "metadata"),
+            redis_url=redis_url or None,
+            redis_channel=credentials.get("redis_channel", "kefu-webchat"),
+            cors_allowed_origins=credentials.get("cors_allowed_origins"),
+            static_prefix=credentials.get("static_prefix", "/webchat"),
+            max_message_chars=int(credentials.get("max_message_chars", MAX_MESSAGE_CHARS)),
+        )
+
+    def __init__(
+        self,
+        user_message_evt: Text = "user_uttered",
+        bot_message_evt: Text = "bot_uttered",
+        namespace: Optional[Text] = None,
+        session_persistence: bool = True,
+        socketio_path: Optional[Text] = "/socket.io",
+        jwt_key: Optional[Text] = None,
+        jwt_method: Optional[Text] = "HS256",
+        metadata_key: Optional[Text] = "metadata",
+        redis_url: Optional[str] = None,
+        redis_channel: str = "kefu-webchat",
+        cors_allowed_origins: Any = None,
+        static_prefix: str = "/webchat",
+        max_message_chars: int = MAX_MESSAGE_CHARS,
+    ) -> None:
+        super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence,
+                         socketio_path, jwt_key, jwt_method, metadata_key)
+        self.redis_url = redis_url
+        self.redis_channel = redis_channel
+        # [] = engine.io leaves CORS to Sanic (rasa run --cors), as Rasa does
+        self.cors_allowed_origins = [] if cors_allowed_origins is None else cors_allowed_origins
+        self.static_prefix = static_prefix
+        self.max_message_chars = max_message_chars
+
+    def make_server(self) -> AsyncServer:
+        """The socket.io server; shared through Redis when configured."""
+        options: Dict[str, Any] = dict(
+            async_mode="sanic",
+            cors_allowed_origins=self.cors_allowed_origins,
+            max_http_buffer_size=MAX_PACKET_BYTES,
+        )
+        if self.redis_url:
+            options["client_manager"] = AsyncRedisManager(self.redis_url, channel=self.redis_channel)
+            logger.info("webchat: socket.io rooms shared through Redis (channel %s)", self.redis_channel)
+        return AsyncServer(**options)
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        if self.sio is None:
+            logger.warning("webchat: no socket.io server yet, cannot push a message")
+            return None
+        return WebChatOutput(self.sio, self.bot_message_evt, self.namespace)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = self.make_server()
+        self.sio = sio
+        webhook = WebChatBlueprint(sio, self.socketio_path, static_blueprint(self.static_prefix),
+                                   "webchat_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "redis": bool(self.redis_url)})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            if not self.jwt_key:
+                return True
+            token = auth.get("token") if isinstance(auth, dict) else None
+            payload = None
+            if token:
+                try:
+                    payload = rasa.core.channels.channel.decode_bearer_token(token, self.jwt_key, self.jwt_algorithm)
+                except Exception:  # noqa: BLE001 - a bad token is a refused connection
+                    payload = None
+            return bool(payload)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Any = None) -> None:
+            session_id = parse_session_request(data)
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            logger.debug("webchat: session %s joined", session_hash(session_id))
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any = None) -> None:
+            try:
+                incoming = parse_user_message(
+                    data, session_persistence=self.session_persistence, sid=sid,
+                    metadata_key=self.metadata_key or "metadata", max_chars=self.max_message_chars,
+                )
+            except BadMessage as bad:
+                logger.info("webchat: dropped a %s message from %s", bad.reason, session_hash(sid))
+                notice = render_notice(bad.reason, bad.language, self.max_message_chars)
+                if notice is not None:
+                    await sio.emit(self.bot_message_evt, notice, room=sid, namespace=self.namespace)
+                return
+            logger.debug("webchat: message from %s: %s", session_hash(incoming.session_id), redact(incoming.text)[:80])
+            output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
+            await on_new_message(UserMessage(
+                incoming.text, output, incoming.session_id,
+                input_channel=self.name(), metadata=incoming.metadata,
+            ))
+
+        return webhook
