@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lookup train validate db seed run shell test test-unit test-stories bench-nlu clean
+.PHONY: install lookup train validate db seed agent browser run shell test test-unit test-stories bench-nlu clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ db: install
 seed: install
 	$(PY) -m kefu.store.seed --reset
 
+## add an agent to the agent desk: make agent AGENT=li NAME=小李 (asks for a password)
+agent: db
+	$(PY) -m kefu.desk.agents add $(AGENT) --name "$(or $(NAME),$(AGENT))"
+
 run: train db
 	$(PY) -m kefu.launcher
 
@@ -45,7 +49,11 @@ shell: train db
 	  pid=$$!; trap "kill $$pid" EXIT; sleep 8; \
 	  $(RASA) shell --model models/kefu.tar.gz --endpoints endpoints.yml
 
-test: validate train
+## Debian's chromium for the browser tests (needs root; otherwise they skip, except under CI)
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; } || echo "chromium not installed: browser tests will be skipped"; }
+
+test: validate train browser
 	$(PY) -m kefu.nlu.lookup --check
 	$(PY) -m pytest -q tests
 	$(RASA) test core --model models/kefu.tar.gz --stories tests/stories --out reports/stories --fail-on-prediction-errors

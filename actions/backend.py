@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from kefu.config import load_settings
 from kefu.store.db import make_engine
+from kefu.store.desk import DeskStore
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,11 @@ def use_store(new_store: Optional[ShopStore]) -> None:
     """Point the actions at another store (tests, or a reconfigured server)."""
     global _store
     _store = new_store
+
+
+def desk() -> DeskStore:
+    """The agent desk's queue, on the shop's database."""
+    return DeskStore(store().engine)
 
 
 def conversation_key(tracker: Tracker) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet, UserUtteranceReverted
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, channel_of, conversation_key, language, store
+from actions.backend import language
 from actions.identity import clear_flow_slots
 from actions.language import detect_language
 
@@ -92,62 +92,6 @@ class ActionDefaultAskAffirmation(Action):
             intent_label=en if language(tracker) == "en" else zh,
         )
         return []
-
-
-class ActionDefaultFallback(Action):
-    """Last stage: admit it and offer a person."""
-
-    def name(self) -> Text:
-        return "action_default_fallback"
-
-    async def run(self, dispatcher, tracker, domain):
-        dispatcher.utter_message(response="utter_default")
-        return [UserUtteranceReverted()]
-
-
-class ActionHandoff(Action):
-    """Queue the conversation for a human agent with a summary of it."""
-
-    def name(self) -> Text:
-        return "action_handoff"
-
-    @backend_guard
-    async def run(self, dispatcher, tracker, domain):
-        position = store().queue_handoff(
-            conversation_id=tracker.sender_id,
-            channel=channel_of(tracker),
-            reason=_handoff_reason(tracker),
-            summary=conversation_summary(tracker),
-        )
-        dispatcher.utter_message(response="utter_handoff", position=position)
-        return clear_flow_slots()
-
-
-def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
-    """What an agent wants to know first: intents so far, the order or
-    ticket in question, language and channel."""
-    intents: List[str] = []
-    for event in tracker.events:
-        if event.get("event") == "user":
-            name = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            if name and name not in intents:
-                intents.append(name)
-    return {
-        "intents": intents,
-        "order_id": tracker.get_slot("verified_order"),
-        "ticket_id": tracker.get_slot("ticket_id"),
-        "language": language(tracker),
-        "channel": channel_of(tracker),
-    }
-
-
-def _handoff_reason(tracker: Tracker) -> str:
-    intent = tracker.latest_message.get("intent", {}).get("name")
-    if intent == "request_human":
-        return "requested"
-    if intent == "complain":
-        return "complaint"
-    return "fallback"
 
 
 class ActionResetOrderFlow(Action):

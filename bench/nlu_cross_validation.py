@@ -36,7 +36,7 @@ def run_cross_validation(folds: int, out: Path) -> float:
             str(Path(sys.executable).parent / "rasa"), "test", "nlu",
             "--nlu", "data", "--config", "config.yml",
             "--cross-validation", "--folds", str(folds),
-            "--out", str(out), "--successes", "--errors",
+            "--out", str(out), "--successes",
         ],
         cwd=ROOT,
         check=True,

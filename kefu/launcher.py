@@ -33,11 +33,16 @@ class Servers:
 
     rasa_port: int
     action_port: int
+    desk_port: Optional[int] = None
     processes: List[subprocess.Popen] = field(default_factory=list)
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://127.0.0.1:{self.desk_port}"
 
     @property
     def action_url(self) -> str:
@@ -111,11 +116,13 @@ def start(
     env: Optional[dict] = None,
     log_dir: Optional[Path] = None,
     timeout: float = 300,
+    desk_port: Optional[int] = None,
 ) -> Servers:
-    """Start both servers and return once both answer their health checks."""
+    """Start both servers (and the agent desk if ``desk_port`` is given) and
+    return once all answer their health checks."""
     environment = {**os.environ, **(env or {})}
     environment.setdefault("PYTHONPATH", str(PROJECT_ROOT))
-    servers = Servers(rasa_port, action_port)
+    servers = Servers(rasa_port, action_port, desk_port)
 
     def spawn(name: str, args: List[str]) -> subprocess.Popen:
         output = open(log_dir / f"{name}.log", "ab") if log_dir else None
@@ -137,6 +144,12 @@ def start(
         rasa = spawn("rasa", rasa_args)
         servers.processes.append(rasa)
         _wait_for(f"{servers.rasa_url}/status", rasa, timeout)
+        if desk_port:
+            environment.setdefault("KEFU_RASA_URL", servers.rasa_url)
+            environment["KEFU_DESK_PORT"] = str(desk_port)
+            desk = spawn("desk", [sys.executable, "-m", "kefu.desk"])
+            servers.processes.append(desk)
+            _wait_for(f"{servers.desk_url}/healthz", desk, timeout)
     except BaseException:
         servers.stop()
         raise
@@ -149,12 +162,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--action-port", type=int, default=5055)
     parser.add_argument("--endpoints", default="endpoints.yml")
     parser.add_argument("--credentials", default="credentials.yml")
+    parser.add_argument("--desk-port", type=int, default=5006, help="agent desk port; 0 to not start it")
     args = parser.parse_args(argv)
     servers = start(
         rasa_port=args.port,
         action_port=args.action_port,
         endpoints=args.endpoints,
         credentials=args.credentials,
+        desk_port=args.desk_port or None,
     )
     print(
         "\nKefu is running.\n"
@@ -162,6 +177,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "-H 'Content-Type: application/json' -d '{\"sender\": \"me\", \"message\": \"你好\"}'\n"
         f"  socket.io:  {servers.rasa_url}/socket.io (the web widget)\n"
         f"  actions:    {servers.action_url}/health\n"
+        + (f"  agent desk: {servers.desk_url}/ (add an agent: make agent AGENT=li NAME=小李)\n" if servers.desk_port else "")
+        + f"  web widget: {servers.rasa_url}/webchat/demo (demo shop page)\n"
         "  terminal:   make shell (in another terminal)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

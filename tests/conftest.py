@@ -68,6 +68,15 @@ def shop(engine) -> ShopStore:
     return ShopStore(engine)
 
 
+def always_open_hours(directory: Path) -> Path:
+    """A service-hours file with agents always at work, so that live tests
+    do not depend on the time of day they run at."""
+    path = directory / "service_hours.yml"
+    days = "".join(f'  {d}: ["00:00", "23:59:59"]\n' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    path.write_text(f"timezone: UTC\nweekly:\n{days}", encoding="utf-8")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -103,7 +112,7 @@ def kefu(shop_url, tmp_path_factory):
         rasa_port=rasa_port,
         action_port=action_port,
         endpoints=str(endpoints),
-        env={"DATABASE_URL": shop_url},
+        env={"DATABASE_URL": shop_url, "KEFU_SERVICE_HOURS": str(always_open_hours(workdir))},
         log_dir=workdir,
     )
     yield servers

@@ -8,7 +8,6 @@ order, what may still be cancelled or changed, what may be returned.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence
@@ -21,7 +20,6 @@ from kefu.store.models import (
     AftersaleRequest,
     Category,
     ChannelIdentity,
-    Handoff,
     Order,
     OrderItem,
     Payment,
@@ -380,22 +378,15 @@ class ShopStore:
             s.flush()
             return rating.id
 
-    def queue_handoff(self, conversation_id: str, channel: str, reason: str, summary: Any) -> int:
+    def queue_handoff(self, conversation_id: str, channel: str, reason: str, summary: Any,
+                      language: Optional[str] = None, customer_id: Optional[int] = None) -> int:
         """Queue the conversation for a human (once) and return its place
-        in the queue, 1 = next."""
-        text = summary if isinstance(summary, str) else json.dumps(summary, ensure_ascii=False, default=str)
-        with session_scope(self.engine) as s:
-            mine = s.execute(
-                select(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.status == "waiting")
-            ).scalar_one_or_none()
-            if mine is None:
-                mine = Handoff(conversation_id=conversation_id, channel=channel, reason=reason[:32],
-                               summary=text[:_MAX_TEXT], status="waiting", created_at=to_db(utcnow()))
-                s.add(mine)
-                s.flush()
-            return s.execute(
-                select(func.count()).where(Handoff.status == "waiting", Handoff.id <= mine.id)
-            ).scalar_one()
+        in the queue, 1 = next. Delegates to the agent desk's store
+        (:class:`kefu.store.desk.DeskStore`), which also assigns an agent."""
+        from kefu.store.desk import DeskStore
+
+        return DeskStore(self.engine).queue_handoff(conversation_id, channel, reason, summary,
+                                                    language=language, customer_id=customer_id)
 
 
 # -- rules ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import text
 
-from actions import aftersale, backend, dialogue, orders, products, satisfaction, tickets
+from actions import aftersale, backend, handoff, orders, products, satisfaction, tickets
 from kefu.store.db import make_engine
 from kefu.store.shop import ShopStore
 
@@ -317,15 +317,68 @@ def test_no_rating_in_the_answer_stores_nothing(shop):
     assert count(shop, "select count(*) from satisfaction_ratings") == 0
 
 
-def test_handoff_queues_with_a_summary(shop):
+@pytest.fixture
+def agents_at_work(tmp_path, monkeypatch):
+    hours = tmp_path / "hours.yml"
+    days = {d: ["00:00", "23:59:59"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    hours.write_text(yaml.safe_dump({"timezone": "UTC", "weekly": days}))
+    monkeypatch.setenv("KEFU_SERVICE_HOURS", str(hours))
+
+
+@pytest.fixture
+def agents_off_duty(tmp_path, monkeypatch):
+    hours = tmp_path / "hours.yml"
+    hours.write_text(yaml.safe_dump({"timezone": "UTC", "weekly": {}}))
+    monkeypatch.setenv("KEFU_SERVICE_HOURS", str(hours))
+
+
+def test_handoff_queues_with_a_summary_and_silences_the_bot(shop, agents_at_work):
     history = [{"event": "user", "text": "x", "parse_data": {"intent": {"name": "check_order_status"}}}]
-    messages, _ = run(dialogue.ActionHandoff(), tracker({"verified_order": SHIPPED}, intent="request_human",
-                                                        events=history, sender="wx-1", channel="wechat"))
+    messages, events = run(handoff.ActionHandoff(), tracker({"verified_order": SHIPPED}, intent="request_human",
+                                                            events=history, sender="wx-1", channel="wechat"))
     assert messages[0]["response"] == "utter_handoff" and messages[0]["position"] == 1
+    assert slot_values(events)["handoff_active"] is True
     with shop.engine.connect() as db:
-        channel, reason, summary = db.execute(text("select channel, reason, summary from handoffs")).one()
-    assert (channel, reason) == ("wechat", "requested")
+        channel, reason, summary, status = db.execute(text("select channel, reason, summary, status from handoffs")).one()
+    assert (channel, reason, status) == ("wechat", "requested", "waiting")
     assert "check_order_status" in summary and SHIPPED in summary
+    # the shopper's next words reach the desk, the bot says nothing
+    relayed, _ = run(handoff.ActionRelayToAgent(), tracker({"handoff_active": True}, "还在吗 我急用", sender="wx-1"))
+    assert relayed == []
+    with shop.engine.connect() as db:
+        assert db.execute(text("select text from handoff_messages where sender = 'shopper'")).scalar() == "还在吗 我急用"
+
+
+def test_after_hours_a_ticket_instead_of_a_queue(shop, agents_off_duty):
+    messages, events = run(handoff.ActionHandoff(), tracker(intent="request_human", sender="late-1"))
+    assert messages[0]["response"] == "utter_handoff_closed" and re.fullmatch(r"TK\d{8}", messages[0]["ticket_id"])
+    assert "handoff_active" not in slot_values(events)
+    assert count(shop, "select count(*) from handoffs") == 0
+    assert count(shop, "select category from tickets where id = :i", i=messages[0]["ticket_id"]) == "handoff"
+
+
+def test_agent_replies_are_delivered_once_and_handback_asks_for_a_rating(shop, agents_at_work):
+    run(handoff.ActionHandoff(), tracker(intent="request_human", sender="web-9"))
+    with shop.engine.begin() as db:
+        handoff_id = db.execute(text("select id from handoffs")).scalar()
+        db.execute(text("insert into handoff_messages (handoff_id, sender, text, created_at, delivered) "
+                        "values (:h, 'agent', '您好，我是客服小王', :t, :f)"),
+                   {"h": handoff_id, "t": "2026-11-25 10:00:00", "f": False})
+    first, _ = run(handoff.ActionAgentMessage(), tracker(sender="web-9"))
+    again, _ = run(handoff.ActionAgentMessage(), tracker(sender="web-9"))
+    assert [m.get("text") for m in first] == ["您好，我是客服小王"] and again == []
+    messages, events = run(handoff.ActionHandback(), tracker({"handoff_active": True}, sender="web-9"))
+    assert responses(messages) == ["utter_handback", "utter_ask_rating"]
+    assert slot_values(events)["handoff_active"] is False
+
+
+@pytest.mark.parametrize("said,escalated", [("快递员把包裹扔门口了 太过分了", False),
+                                            ("再不处理我就打12315投诉你们", True)])
+def test_serious_complaints_go_to_a_person(shop, agents_at_work, said, escalated):
+    messages, events = run(handoff.ActionEscalateSeriousComplaint(),
+                           tracker(text=said, intent="complain", sender=f"c-{escalated}"))
+    assert ("handoff_active" in slot_values(events)) == escalated
+    assert responses(messages) == (["utter_handoff"] if escalated else ["utter_anything_else"])
 
 
 # -- a backend that is down -----------------------------------------------------------------------------
@@ -337,7 +390,7 @@ def test_handoff_queues_with_a_summary(shop):
     (aftersale.ActionSubmitAftersale(), {"order_id": RETURNABLE, "verified_order": RETURNABLE}),
     (tickets.ActionSubmitComplaint(), {"complaint_detail": "太慢了太慢了太慢了"}),
     (products.ActionCheckStock(), {"product": "小米14"}),
-    (dialogue.ActionHandoff(), {}),
+    (handoff.ActionHandoff(), {}),
 ])
 def test_backend_down_gets_a_polite_answer(action, slots):
     backend.use_store(ShopStore(make_engine("postgresql://kefu@127.0.0.1:9/nowhere")))
@@ -368,3 +421,14 @@ def test_no_reason_is_asked_for_a_request_that_will_be_refused(shop):
     slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
         ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(fine), DOMAIN))
     assert slots == ["order_id", "aftersale_reason"]
+
+
+def test_the_first_failure_offers_a_person_the_second_hands_over(shop, agents_at_work):
+    messages, events = run(handoff.ActionDefaultFallback(), tracker(text="qwpoeiru", sender="lost-1"))
+    assert responses(messages) == ["utter_default"] and events[0]["event"] == "rewind"
+    assert count(shop, "select count(*) from handoffs") == 0
+    failed = [{"event": "action", "name": "action_two_stage_fallback"}]
+    messages, events = run(handoff.ActionDefaultFallback(), tracker(text="zxcv", sender="lost-1", events=failed))
+    assert responses(messages) == ["utter_fallback_handoff", "utter_handoff"]
+    assert slot_values(events)["handoff_active"] is True
+    assert count(shop, "select reason from handoffs") == "fallback"

@@ -3,6 +3,7 @@ the action server and a seeded shop database: what a shopper would see."""
 import re
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.e2e
@@ -169,3 +170,20 @@ def test_ticket_status_only_for_its_owner(new_chat):
 def test_a_known_shopper_sees_their_recent_orders(new_chat):
     reply = new_chat("demo-web-user").said("我的订单")
     assert "2611010000000005" in reply and OTHER_CUSTOMER not in reply
+
+
+def test_handoff_silences_the_bot_relays_and_hands_back(chat, kefu, shop_url):
+    assert "前面还有" in chat.said("转人工")
+    assert chat.say("在吗 我等着呢") == []  # the bot is silent, the agent gets it
+    with create_engine(shop_url).connect() as db:
+        handoff_id, status = db.execute(
+            text("select id, status from handoffs where conversation_id = :c"), {"c": chat.sender}).one()
+        relayed = db.execute(text("select text from handoff_messages where handoff_id = :h and sender = 'shopper'"),
+                             {"h": handoff_id}).scalars().all()
+    assert relayed == ["在吗 我等着呢"]
+    # what the agent desk does: run the hand-back action on the conversation
+    response = requests.post(f"{kefu.rasa_url}/conversations/{chat.sender}/execute",
+                             json={"name": "action_handback"}, timeout=60)
+    assert response.status_code == 200
+    assert "感谢您的评价" in chat.said("5分")
+    assert chat.said("运费多少")  # the bot answers again

@@ -1,0 +1,180 @@
+"""Handing a conversation to a person and taking it back.
+
+Within agents' hours the conversation is queued for the agent desk with a
+summary, and the `handoff_active` slot makes `kefu.policies.HandoffPolicy`
+relay every further message to the desk while the bot stays silent. Outside
+hours a ticket is opened instead and the shopper is told when agents are
+back. The desk sends agents' replies through `action_agent_message` and ends
+the handoff with `action_handback`, which asks for a satisfaction rating.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet, UserUtteranceReverted
+
+from actions.backend import backend_guard, channel_of, desk, known_customer, language
+from actions.identity import clear_flow_slots
+from actions.tickets import open_ticket
+from kefu import hours
+
+HANDOFF_SLOT = "handoff_active"
+#: the desk runs its actions between the shopper's turns (Rasa's execute
+#: endpoint runs one action and nothing after it); ending them with a listen
+#: makes the conversation look the same as after any other bot turn, so
+#: policies and rules see the shopper's next message as usual.
+LISTEN = ActionExecuted("action_listen")
+_MAX_RELAYED = 4000
+#: words that make a complaint serious enough for a person at once
+SERIOUS = re.compile(r"12315|工商|消协|律师|起诉|法院|媒体|曝光|报警|诈骗|骗子|lawyer|sue\b|court|police|fraud|scam", re.I)
+
+
+def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
+    """What an agent wants to know first: intents so far, the order or
+    ticket in question, language and channel."""
+    intents: List[str] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            name = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if name and name not in intents:
+                intents.append(name)
+    return {
+        "intents": intents,
+        "order_id": tracker.get_slot("verified_order"),
+        "ticket_id": tracker.get_slot("ticket_id"),
+        "language": language(tracker),
+        "channel": channel_of(tracker),
+    }
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    intent = tracker.latest_message.get("intent", {}).get("name")
+    return {"request_human": "requested", "complain": "complaint", "affirm": "requested"}.get(intent, "fallback")
+
+
+def hand_off(dispatcher: Any, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
+    """Queue for an agent, or open a ticket when no agent works now."""
+    lang = language(tracker)
+    now = datetime.now(timezone.utc)
+    service = hours.load()
+    if not service.is_open(now):
+        summary = conversation_summary(tracker)
+        ticket = open_ticket(tracker, "handoff", f"handoff outside hours ({reason}): {summary['intents']}")
+        back = service.next_opening(now)
+        when = f"{back:%m-%d %H:%M}" if back else ("尽快" if lang == "zh" else "as soon as possible")
+        dispatcher.utter_message(response="utter_handoff_closed", back=when, ticket_id=ticket.id)
+        return clear_flow_slots()
+    position = desk().queue_handoff(
+        conversation_id=tracker.sender_id,
+        channel=channel_of(tracker),
+        reason=reason,
+        summary=conversation_summary(tracker),
+        language=lang,
+        customer_id=known_customer(tracker),
+    )
+    dispatcher.utter_message(response="utter_handoff", position=position)
+    return [*clear_flow_slots(), ActiveLoop(None), SlotSet("requested_slot", None), SlotSet(HANDOFF_SLOT, True)]
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        return hand_off(dispatcher, tracker, handoff_reason(tracker))
+
+
+FALLBACK_ACTIONS = {"action_default_fallback", "action_two_stage_fallback"}
+
+
+def failed_before(tracker: Tracker, lookback: int = 12) -> bool:
+    """Whether the bot already failed to understand just before this turn."""
+    return any(e.get("event") == "action" and e.get("name") in FALLBACK_ACTIONS for e in tracker.events[-lookback:])
+
+
+class ActionDefaultFallback(Action):
+    """The bot does not know what to do. The first time it offers a person
+    and forgets the message; when it has failed twice (the two-stage
+    fallback ran out, or it fails again right after) a person takes over, or
+    after hours a ticket is opened. Reverting first keeps the message from
+    being processed again."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        if not failed_before(tracker):
+            dispatcher.utter_message(response="utter_default")
+            return [UserUtteranceReverted()]
+        dispatcher.utter_message(response="utter_fallback_handoff")
+        return [UserUtteranceReverted(), *hand_off(dispatcher, tracker, "fallback")]
+
+
+class ActionEscalateSeriousComplaint(Action):
+    """After a complaint ticket: threats of 12315, lawyers or the press go to
+    a person at once."""
+
+    def name(self) -> Text:
+        return "action_escalate_if_serious"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        detail = " ".join(
+            e.get("text") or "" for e in tracker.events[-12:] if e.get("event") == "user"
+        )
+        if SERIOUS.search(detail):
+            return hand_off(dispatcher, tracker, "serious_complaint")
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
+class ActionRelayToAgent(Action):
+    """While an agent has the conversation: pass the shopper's message on,
+    say nothing."""
+
+    def name(self) -> Text:
+        return "action_relay_to_agent"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        text = (tracker.latest_message.get("text") or "").strip()
+        if not desk().active_handoff(tracker.sender_id):
+            # The desk closed it without handing back (e.g. an agent left):
+            # the bot takes over again rather than talk to nobody.
+            dispatcher.utter_message(response="utter_handback")
+            return [SlotSet(HANDOFF_SLOT, False)]
+        if text:
+            desk().add_shopper_message(tracker.sender_id, text[:_MAX_RELAYED])
+        return []
+
+
+class ActionAgentMessage(Action):
+    """Run by the agent desk: deliver the agent's pending replies on the
+    shopper's channel (and so into the conversation's transcript)."""
+
+    def name(self) -> Text:
+        return "action_agent_message"
+
+    @backend_guard
+    async def run(self, dispatcher, tracker, domain):
+        for text in desk().pop_agent_messages(tracker.sender_id):
+            dispatcher.utter_message(text=text)
+        return [LISTEN]
+
+
+class ActionHandback(Action):
+    """Run by the agent desk when the agent is done: the bot is back and
+    asks for a rating."""
+
+    def name(self) -> Text:
+        return "action_handback"
+
+    async def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(response="utter_handback")
+        dispatcher.utter_message(response="utter_ask_rating")
+        return [SlotSet(HANDOFF_SLOT, False), LISTEN]

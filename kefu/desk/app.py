@@ -1,0 +1,360 @@
+"""The desk's web app: the page, the JSON API and the live event stream.
+
+Routes (all ``/api/`` routes but login need a session; POSTs need
+``X-Requested-With: XMLHttpRequest``; see kefu/desk/auth.py)::
+
+    GET  /                         the desk page (login form when logged out)
+    GET  /healthz                  liveness, no session
+    POST /api/login                {username, password} -> sets the session cookie
+    POST /api/logout
+    GET  /api/me
+    POST /api/presence             {online: bool}: accepting chats or paused
+    GET  /api/queue                waiting handoffs and the agent's own
+    GET  /api/handoffs/{id}        the handoff, its transcript, the shopper's orders and tickets, canned replies
+    POST /api/handoffs/{id}/claim
+    POST /api/handoffs/{id}/transfer   {to_agent_id: int | null (back to the queue)}
+    POST /api/handoffs/{id}/reply      {text}
+    POST /api/handoffs/{id}/resolve
+    GET  /api/canned?lang=zh|en
+    GET  /api/agents
+    GET  /api/metrics
+    GET  /api/events               server-sent events: queued, assignment, closed, message
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from aiohttp import web
+
+from kefu.desk import auth, keys
+from kefu.desk.live import Hub, poll, sse
+from kefu.desk.rasa import RasaClient, RasaError
+from kefu.desk.settings import DeskSettings, load_desk_settings
+from kefu.privacy import mask_name, mask_phone
+from kefu.store.db import make_engine, migrate
+from kefu.store.desk import DeskStore, Forbidden, HandoffView
+from kefu.store.shop import ShopStore
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+KEEPALIVE_SECONDS = 15
+STATUS = {"not_found": 404, "forbidden": 403, "taken": 409, "closed": 409, "already_yours": 409,
+          "empty": 400, "no_agent": 400, "same_agent": 400}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    raise TypeError(type(value).__name__)
+
+
+def ok(payload: Any, status: int = 200) -> web.Response:
+    return web.json_response(payload, status=status, dumps=lambda v: json.dumps(v, default=_default, ensure_ascii=False))
+
+
+def run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    return asyncio.to_thread(fn, *args, **kwargs)
+
+
+def handoff_json(view: HandoffView) -> Dict[str, Any]:
+    return dataclasses.asdict(view)
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "desk.html", headers={"Cache-Control": "no-store"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return ok({"ok": True})
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await _body(request)
+    username, password = str(body.get("username") or ""), str(body.get("password") or "")
+    settings: DeskSettings = request.app[keys.SETTINGS]
+    token, agent, outcome = await run(request.app[keys.STORE].login, username, password, settings.session_hours)
+    if outcome == "locked":
+        return auth.error(429, "locked")
+    if token is None:
+        return auth.error(401, "bad_credentials")
+    logger.info("agent %s logged in", agent.id)
+    response = ok({"agent": agent})
+    auth.set_session_cookie(response, token, settings.session_hours, settings.secure_cookie)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await run(request.app[keys.STORE].logout, auth.session_token(request))
+    response = ok({"ok": True})
+    auth.clear_session_cookie(response)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    return ok({"agent": request["agent"]})
+
+
+async def presence(request: web.Request) -> web.Response:
+    body = await _body(request)
+    agent = request["agent"]
+    online = bool(body.get("online"))
+    store: DeskStore = request.app[keys.STORE]
+    await run(store.set_online, agent.id, online)
+    await run(store.audit, agent.id, "online" if online else "pause", f"agent:{agent.id}")
+    return ok({"agent": await run(store.agent, agent.id)})
+
+
+async def queue(request: web.Request) -> web.Response:
+    return ok(await run(request.app[keys.STORE].queue, request["agent"].id))
+
+
+async def agents(request: web.Request) -> web.Response:
+    return ok({"agents": [_agent_public(a) for a in await run(request.app[keys.STORE].agents)]})
+
+
+async def handoff_detail(request: web.Request) -> web.Response:
+    view = await _visible_handoff(request)
+    store: DeskStore = request.app[keys.STORE]
+    transcript, rasa_ok = await _transcript(request.app, view)
+    customer = await run(_customer, request.app, view)
+    canned = await run(store.canned_replies)
+    team = await run(store.agents)
+    return ok({
+        "handoff": handoff_json(view),
+        "transcript": transcript,
+        "rasa_ok": rasa_ok,
+        "customer": customer,
+        "canned": [{"id": c.id, "title": c.title, "text": c.text(view.language)} for c in canned],
+        "agents": [_agent_public(a) for a in team if a.id != request["agent"].id],
+        "mine": view.agent_id == request["agent"].id and view.status == "assigned",
+    })
+
+
+async def claim(request: web.Request) -> web.Response:
+    view = await _visible_handoff(request)
+    outcome = await run(request.app[keys.STORE].claim, view.id, request["agent"].id)
+    return _outcome(outcome)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    view = await _visible_handoff(request)
+    body = await _body(request)
+    target = body.get("to_agent_id")
+    try:
+        target = int(target) if target not in (None, "", "queue") else None
+    except (TypeError, ValueError):
+        return auth.error(400, "bad_agent")
+    outcome = await run(request.app[keys.STORE].transfer, view.id, request["agent"].id, target)
+    return _outcome(outcome)
+
+
+async def reply(request: web.Request) -> web.Response:
+    view = await _visible_handoff(request)
+    body = await _body(request)
+    outcome = await run(request.app[keys.STORE].reply, view.id, request["agent"].id, str(body.get("text") or ""))
+    if not outcome.ok:
+        return _outcome(outcome)
+    notified = await _execute(request.app, view, "action_agent_message")
+    return ok({"ok": True, "notified": notified, "handoff": handoff_json(outcome.handoff)})
+
+
+async def resolve(request: web.Request) -> web.Response:
+    view = await _visible_handoff(request)
+    outcome = await run(request.app[keys.STORE].resolve, view.id, request["agent"].id)
+    if not outcome.ok:
+        return _outcome(outcome)
+    notified = await _execute(request.app, view, "action_handback")
+    return ok({"ok": True, "notified": notified, "handoff": handoff_json(outcome.handoff)})
+
+
+async def canned(request: web.Request) -> web.Response:
+    language = "en" if request.query.get("lang") == "en" else "zh"
+    replies = await run(request.app[keys.STORE].canned_replies)
+    return ok({"canned": [{"id": c.id, "title": c.title, "text": c.text(language)} for c in replies]})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return ok(await run(request.app[keys.STORE].metrics))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    agent = request["agent"]
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+        **{k: v for k, v in auth.SECURITY_HEADERS.items() if k != "Cache-Control"},
+    })
+    await response.prepare(request)
+    hub: Hub = request.app[keys.HUB]
+    entry = hub.subscribe(agent.id)
+    try:
+        await response.write(sse({"type": "hello", "agent_id": agent.id}, "hello"))
+        while True:
+            try:
+                event = await asyncio.wait_for(entry[1].get(), timeout=KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                # still logged in? (also marks the agent as present)
+                if await auth.current_agent(request) is None:
+                    await response.write(sse({"type": "logged_out"}, "logged_out"))
+                    break
+                await response.write(sse(None))
+                continue
+            if event is None:  # the server is stopping
+                break
+            await response.write(sse(event))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.unsubscribe(entry)
+    return response
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+async def _body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest()
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest()
+    return body
+
+
+async def _visible_handoff(request: web.Request) -> HandoffView:
+    try:
+        handoff_id = int(request.match_info["handoff_id"])
+        return await run(request.app[keys.STORE].handoff_for_agent, handoff_id, request["agent"].id)
+    except (KeyError, ValueError):
+        raise web.HTTPNotFound()
+    except Forbidden:
+        raise web.HTTPForbidden()
+
+
+def _outcome(outcome) -> web.Response:  # type: ignore[no-untyped-def]
+    if outcome.ok:
+        return ok({"ok": True, "handoff": handoff_json(outcome.handoff)})
+    return auth.error(STATUS.get(outcome.reason, 400), outcome.reason)
+
+
+def _agent_public(agent) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"id": agent.id, "display_name": agent.display_name, "present": agent.present,
+            "online": agent.online, "open_chats": agent.open_chats, "max_concurrent": agent.max_concurrent}
+
+
+async def _execute(app: web.Application, view: HandoffView, action: str) -> bool:
+    try:
+        await app[keys.RASA].execute(view.conversation_id, action)
+        return True
+    except RasaError as error:
+        logger.warning("handoff %s: Rasa execute failed (%s)", view.id, error)
+        return False
+
+
+async def _transcript(app: web.Application, view: HandoffView) -> tuple[List[Dict[str, Any]], bool]:
+    """The tracker's user/bot turns with the desk's own messages: agent
+    replies not yet delivered (``pending``) and system notes. An agent reply
+    that reached the tracker shows as the agent's, not the bot's."""
+    messages = await run(app[keys.STORE].messages, view.id)
+    try:
+        turns = await app[keys.RASA].transcript(view.conversation_id)
+        rasa_ok = True
+    except RasaError as error:
+        logger.warning("handoff %s: tracker unavailable (%s)", view.id, error)
+        turns, rasa_ok = [], False
+    delivered = Counter(m.text for m in messages if m.sender == "agent" and m.delivered)
+    for turn in turns:
+        if turn["sender"] == "bot" and delivered[turn["text"]] > 0:
+            delivered[turn["text"]] -= 1
+            turn["sender"] = "agent"
+    for m in messages:
+        pending = m.sender == "agent" and not m.delivered
+        if not rasa_ok or m.sender == "system" or pending:
+            turns.append({"sender": m.sender, "text": m.text, "time": m.created_at.timestamp(), "pending": pending})
+    turns.sort(key=lambda t: t.get("time") or 0)
+    return turns, rasa_ok
+
+
+def _customer(app: web.Application, view: HandoffView) -> Dict[str, Any]:
+    shop: ShopStore = app[keys.SHOP]
+    customer_id = view.customer_id or shop.customer_for_identity(view.channel, view.conversation_id)
+    orders = []
+    if customer_id is not None:
+        for o in shop.orders_of_customer(customer_id, limit=5):
+            orders.append({
+                "id": o.id, "status": o.status, "total_cents": o.total_cents, "created_at": o.created_at,
+                "receiver": mask_name(o.receiver_name), "phone": mask_phone(o.receiver_phone),
+                "items": [f"{i.name} × {i.quantity}" for i in o.items],
+            })
+    tickets = app[keys.STORE].tickets_for(view.conversation_id, customer_id)
+    return {"customer_id": customer_id, "orders": orders, "tickets": tickets}
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+
+def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = True) -> web.Application:
+    settings = settings or load_desk_settings()
+    app = web.Application(middlewares=[auth.security], client_max_size=64 * 1024)
+    app[keys.SETTINGS] = settings
+    app[keys.HUB] = Hub()
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        if run_migrations:
+            await run(migrate, settings.database_url)
+        engine = make_engine(settings.database_url)
+        app[keys.STORE] = DeskStore(engine, presence_seconds=settings.presence_seconds)
+        app[keys.SHOP] = ShopStore(engine)
+        await run(app[keys.STORE].seed_canned_replies)
+        app[keys.RASA] = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout)
+        poller = asyncio.create_task(poll(app[keys.STORE], app[keys.HUB], settings.poll_seconds))
+        yield
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        await app[keys.RASA].close()
+        engine.dispose()
+
+    async def on_shutdown(app: web.Application) -> None:
+        app[keys.HUB].close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)
+    app.router.add_get("/", page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", STATIC, show_index=False)
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)
+    app.router.add_post("/api/presence", presence)
+    app.router.add_get("/api/queue", queue)
+    app.router.add_get("/api/agents", agents)
+    app.router.add_get("/api/handoffs/{handoff_id}", handoff_detail)
+    app.router.add_post("/api/handoffs/{handoff_id}/claim", claim)
+    app.router.add_post("/api/handoffs/{handoff_id}/transfer", transfer)
+    app.router.add_post("/api/handoffs/{handoff_id}/reply", reply)
+    app.router.add_post("/api/handoffs/{handoff_id}/resolve", resolve)
+    app.router.add_get("/api/canned", canned)
+    app.router.add_get("/api/metrics", metrics)
+    app.router.add_get("/api/events", events)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry sender ids
+    settings = load_desk_settings()
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)

@@ -1,0 +1,19 @@
+"""Typed keys of the desk app's shared objects."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kefu.desk.live import Hub
+    from kefu.desk.rasa import RasaClient
+    from kefu.desk.settings import DeskSettings
+    from kefu.store.desk import DeskStore
+    from kefu.store.shop import ShopStore
+
+SETTINGS: "web.AppKey[DeskSettings]" = web.AppKey("settings")
+STORE: "web.AppKey[DeskStore]" = web.AppKey("store")
+SHOP: "web.AppKey[ShopStore]" = web.AppKey("shop")
+RASA: "web.AppKey[RasaClient]" = web.AppKey("rasa")
+HUB: "web.AppKey[Hub]" = web.AppKey("hub")

@@ -1,0 +1,320 @@
+// Kefu agent desk: plain JS, no build step. Text from shoppers is only ever
+// put into the page with textContent (never innerHTML).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { me: null, current: null, detail: null, events: null, refreshTimer: null };
+
+const STATUS = { waiting: "排队中 waiting", assigned: "处理中 assigned", closed: "已结束 closed" };
+const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", fallback: "无法识别 fallback" };
+const WHO = { shopper: "顾客 Shopper", bot: "机器人 Bot", agent: "客服 Agent", system: "系统 System" };
+const CHANNEL = { web: "网页 Web", wechat: "微信 WeChat", telegram: "Telegram", email: "邮件 E-mail" };
+
+class HttpError extends Error {
+  constructor(status, code) { super(code); this.status = status; this.code = code; }
+}
+
+async function api(method, path, body) {
+  const options = { method, credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = {};
+  try { data = await response.json(); } catch (e) { /* empty */ }
+  if (response.status === 401 && path !== "/api/login") { showLogin(); }
+  if (!response.ok) { throw new HttpError(response.status, data.error || String(response.status)); }
+  return data;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function minutes(iso) {
+  if (!iso) return "";
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  return seconds < 60 ? `${Math.round(seconds)} 秒 s` : `${Math.round(seconds / 60)} 分 min`;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return seconds < 60 ? `${Math.round(seconds)} s` : `${(seconds / 60).toFixed(1)} min`;
+}
+
+function money(cents) { return `¥${(cents / 100).toFixed(2)}`; }
+
+// -- login -----------------------------------------------------------------------------
+
+function showLogin() {
+  if (state.events) { state.events.close(); state.events = null; }
+  state.me = null;
+  $("desk-view").hidden = true;
+  $("login-view").hidden = false;
+  $("username").focus();
+}
+
+async function showDesk(agent) {
+  state.me = agent;
+  $("login-view").hidden = true;
+  $("desk-view").hidden = false;
+  $("me").textContent = `${agent.display_name} (${agent.username})`;
+  $("online").checked = agent.online;
+  connect();
+  await refreshAll();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const data = await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
+    $("password").value = "";
+    await showDesk(data.agent);
+  } catch (error) {
+    $("login-error").textContent = error.status === 429
+      ? "尝试次数过多，请稍后再试 Too many attempts, try later"
+      : "用户名或密码错误 Wrong username or password";
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/api/logout"); } finally { showLogin(); }
+});
+
+$("online").addEventListener("change", async () => {
+  const data = await api("POST", "/api/presence", { online: $("online").checked });
+  $("online").checked = data.agent.online;
+  scheduleRefresh();
+});
+
+// -- live updates ----------------------------------------------------------------------
+
+function connect() {
+  if (state.events) state.events.close();
+  const source = new EventSource("/api/events");
+  state.events = source;
+  source.addEventListener("hello", () => { $("live").className = "live on"; scheduleRefresh(); });
+  source.addEventListener("update", (message) => {
+    const event = JSON.parse(message.data);
+    scheduleRefresh(state.current !== null && event.handoff_id === state.current);
+  });
+  source.addEventListener("logged_out", () => showLogin());
+  source.onerror = async () => {
+    $("live").className = "live off";
+    try { await api("GET", "/api/me"); } catch (e) { /* 401 shows the login */ }
+  };
+}
+
+function scheduleRefresh(chatToo) {
+  if (chatToo) state.chatDirty = true;
+  if (state.refreshTimer) return;
+  state.refreshTimer = setTimeout(async () => {
+    state.refreshTimer = null;
+    const chat = state.chatDirty;
+    state.chatDirty = false;
+    await refreshAll(chat);
+  }, 150);
+}
+
+async function refreshAll(chatToo = true) {
+  if (!state.me) return;
+  await Promise.all([refreshQueue(), refreshMetrics(), chatToo && state.current !== null ? refreshChat() : null]);
+}
+
+setInterval(() => { if (state.me) refreshAll(false); }, 30000);
+
+// -- the queue ---------------------------------------------------------------------------
+
+function summaryLine(handoff) {
+  const summary = handoff.summary;
+  if (summary && typeof summary === "object" && Array.isArray(summary.intents)) {
+    return summary.intents.slice(-3).join(" · ");
+  }
+  return typeof summary === "string" ? summary.slice(0, 60) : "";
+}
+
+function handoffItem(handoff) {
+  const li = el("li");
+  li.dataset.id = handoff.id;
+  if (handoff.id === state.current) li.classList.add("current");
+  const title = el("div", "title", `#${handoff.id} ${CHANNEL[handoff.channel] || handoff.channel} · ${handoff.language === "en" ? "EN" : "中文"}`);
+  const meta = el("div", "meta",
+    `${REASON[handoff.reason] || handoff.reason} · ${handoff.status === "waiting" ? `第 ${handoff.position} 位 #${handoff.position} · ` : ""}${minutes(handoff.created_at)}`);
+  li.append(title, meta, el("div", "meta", summaryLine(handoff)));
+  li.addEventListener("click", () => openChat(handoff.id));
+  return li;
+}
+
+async function refreshQueue() {
+  const data = await api("GET", "/api/queue");
+  $("mine").replaceChildren(...data.mine.map(handoffItem));
+  $("waiting").replaceChildren(...data.waiting.map(handoffItem));
+  $("mine-count").textContent = `(${data.mine.length})`;
+  $("waiting-count").textContent = `(${data.waiting.length})`;
+  if (!data.mine.length) $("mine").append(el("li", "muted", "暂无 None"));
+  if (!data.waiting.length) $("waiting").append(el("li", "muted", "暂无 None"));
+}
+
+async function refreshMetrics() {
+  const m = await api("GET", "/api/metrics");
+  const rows = [
+    ["排队 Waiting", m.waiting],
+    ["处理中 Assigned", m.assigned],
+    ["最长等待 Longest wait", duration(m.longest_wait_seconds)],
+    ["当前平均等待 Current avg wait", duration(m.current_avg_wait_seconds)],
+    ["平均等待 Avg wait", duration(m.avg_wait_seconds)],
+    ["首次响应 First response", duration(m.avg_first_response_seconds)],
+    ["已处理 Handled", m.handled_total],
+  ];
+  $("metrics-list").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", "", k), el("dd", "", v)]));
+  $("per-agent").tBodies[0].replaceChildren(...m.per_agent.map((a) => {
+    const tr = el("tr");
+    tr.append(el("td", "", `${a.present ? "🟢" : "⚪"} ${a.display_name}`), el("td", "", a.open_chats), el("td", "", a.handled));
+    return tr;
+  }));
+}
+
+// -- one conversation ----------------------------------------------------------------------
+
+async function openChat(id) {
+  state.current = id;
+  $("chat-notice").textContent = "";
+  document.querySelectorAll(".handoffs li").forEach((li) => li.classList.toggle("current", Number(li.dataset.id) === id));
+  await refreshChat();
+}
+
+function closeChat(notice) {
+  state.current = null;
+  state.detail = null;
+  $("chat").hidden = true;
+  $("empty").hidden = false;
+  $("empty").textContent = notice || "请选择一个会话 · Pick a conversation";
+  ["summary", "orders", "tickets"].forEach((id) => $(id).replaceChildren());
+}
+
+async function refreshChat() {
+  const id = state.current;
+  let data;
+  try {
+    data = await api("GET", `/api/handoffs/${id}`);
+  } catch (error) {
+    if (error.status === 403 || error.status === 404) closeChat("该会话已由其他客服处理 · This chat is no longer yours");
+    return;
+  }
+  if (id !== state.current) return;
+  state.detail = data;
+  const h = data.handoff;
+  $("empty").hidden = true;
+  $("chat").hidden = false;
+  $("chat-title").textContent = `#${h.id} ${CHANNEL[h.channel] || h.channel} · ${h.language === "en" ? "English" : "中文"}`;
+  $("chat-status").textContent = STATUS[h.status] + (h.agent_name ? ` · ${h.agent_name}` : "");
+  $("claim").hidden = h.status !== "waiting";
+  $("transfer").hidden = $("transfer-to").hidden = $("resolve").hidden = !data.mine;
+  $("reply-form").hidden = !data.mine;
+  if (!data.rasa_ok) $("chat-notice").textContent = "无法读取 Rasa 对话记录 · Rasa tracker unavailable";
+
+  const list = $("transcript");
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 20;
+  list.replaceChildren(...data.transcript.map((turn) => {
+    const li = el("li", `${turn.sender}${turn.pending ? " pending" : ""}`);
+    li.append(el("span", "who", `${WHO[turn.sender] || turn.sender}${turn.pending ? " · 待送达 pending" : ""}`), document.createTextNode(turn.text));
+    return li;
+  }));
+  if (atBottom) list.scrollTop = list.scrollHeight;
+
+  const transferTo = $("transfer-to");
+  transferTo.replaceChildren(el("option", "", "转回排队 Back to queue"), ...data.agents.map((a) => {
+    const option = el("option", "", `${a.display_name} (${a.open_chats}/${a.max_concurrent})${a.present ? "" : " 离线 away"}`);
+    option.value = a.id;
+    return option;
+  }));
+  transferTo.options[0].value = "";
+
+  const canned = $("canned");
+  canned.replaceChildren(el("option", "", "快捷回复 Canned replies…"), ...data.canned.map((c) => {
+    const option = el("option", "", c.title);
+    option.value = c.text;
+    return option;
+  }));
+  canned.options[0].value = "";
+
+  renderContext(h, data.customer);
+}
+
+function renderContext(h, customer) {
+  const summary = h.summary && typeof h.summary === "object" ? h.summary : { text: h.summary };
+  const rows = [
+    ["原因 Reason", REASON[h.reason] || h.reason],
+    ["排队 Queued", `${minutes(h.created_at)} 前 ago`],
+    ["意图 Intents", (summary.intents || []).join(", ")],
+    ["订单 Order", summary.order_id || ""],
+    ["工单 Ticket", summary.ticket_id || ""],
+    ["摘要 Summary", summary.text || ""],
+    ["顾客 Customer", customer.customer_id ? `#${customer.customer_id}` : "未识别 unknown"],
+  ].filter(([, v]) => v);
+  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", "", k), el("dd", "", v)]));
+  $("orders").replaceChildren(...(customer.orders.length ? customer.orders.map((o) => {
+    const li = el("li");
+    li.append(el("strong", "", o.id), el("div", "", `${o.status} · ${money(o.total_cents)} · ${o.created_at.slice(0, 10)}`),
+      el("div", "muted", o.items.join("，")), el("div", "muted", `${o.receiver} ${o.phone}`));
+    return li;
+  }) : [el("li", "muted", "无 None")]));
+  $("tickets").replaceChildren(...(customer.tickets.length ? customer.tickets.map((t) => {
+    const li = el("li");
+    li.append(el("strong", "", t.id), el("div", "", `${t.category} · P${t.priority} · ${t.status}`), el("div", "muted", t.summary));
+    return li;
+  }) : [el("li", "muted", "无 None")]));
+}
+
+async function act(path, body, done) {
+  $("chat-notice").textContent = "";
+  try {
+    const data = await api("POST", `/api/handoffs/${state.current}/${path}`, body);
+    if (data.notified === false) $("chat-notice").textContent = "已保存，但通知 Rasa 失败 · Saved, but Rasa could not be reached";
+    if (done) done(data);
+  } catch (error) {
+    const text = { taken: "已被其他客服认领 · Taken by someone else", forbidden: "无权操作 · Not your chat",
+      closed: "会话已结束 · Already closed" }[error.code] || `操作失败 · Failed (${error.code})`;
+    $("chat-notice").textContent = text;
+  }
+  await refreshAll(state.current !== null);
+}
+
+$("claim").addEventListener("click", () => act("claim"));
+$("transfer").addEventListener("click", () => {
+  const value = $("transfer-to").value;
+  act("transfer", { to_agent_id: value ? Number(value) : null }, () => closeChat("已转接 · Transferred"));
+});
+$("resolve").addEventListener("click", () => act("resolve", undefined, () => closeChat("已结束，已交还机器人 · Resolved and handed back")));
+$("canned").addEventListener("change", () => {
+  if ($("canned").value) {
+    $("reply-text").value = $("canned").value;
+    $("canned").value = "";
+    $("reply-text").focus();
+  }
+});
+$("reply-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("reply-text").value.trim();
+  if (!text) return;
+  act("reply", { text }, () => { $("reply-text").value = ""; });
+});
+$("reply-text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
+});
+
+// -- start -------------------------------------------------------------------------------
+
+(async () => {
+  try {
+    const data = await api("GET", "/api/me");
+    await showDesk(data.agent);
+  } catch (error) {
+    showLogin();
+  }
+})();
