@@ -2,7 +2,7 @@
 intents, the two-stage fallback and the hand-off to a person."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet

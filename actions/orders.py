@@ -3,7 +3,7 @@ delivery address. Changes happen only after an explicit confirmation and
 only on orders that have not shipped; the store refuses anything else."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet

@@ -7,7 +7,7 @@ import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, List, Optional
 
 import pytest
 import requests
@@ -92,29 +92,45 @@ def shop_url(tmp_path_factory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def kefu(shop_url, tmp_path_factory):
-    """Action server + Rasa server on the trained model, on free ports."""
+def start_kefu(
+    workdir: Path,
+    shop_url: str,
+    credentials: Optional[str] = None,
+    env: Optional[Dict[str, str]] = None,
+    tracker_db: Optional[Path] = None,
+    rasa_port: Optional[int] = None,
+):
+    """Kefu's action and Rasa servers on the trained model, on free ports,
+    with a SQLite tracker store, the test shop, agents always at work and
+    ``credentials`` (the text of a credentials.yml; the project's own when
+    None). Every live test starts its servers through here."""
     from kefu import launcher
 
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
-    workdir = tmp_path_factory.mktemp("servers")
-    action_port, rasa_port = free_port(), free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    action_port, rasa_port = free_port(), rasa_port or free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{workdir / "tracker.db"}"\n',
+        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db or workdir / "tracker.db"}"\n',
         encoding="utf-8",
     )
-    servers = launcher.start(
-        model=str(MODEL),
-        rasa_port=rasa_port,
-        action_port=action_port,
-        endpoints=str(endpoints),
-        env={"DATABASE_URL": shop_url, "KEFU_SERVICE_HOURS": str(always_open_hours(workdir))},
-        log_dir=workdir,
+    credentials_file = ROOT / "credentials.yml"
+    if credentials is not None:
+        credentials_file = workdir / "credentials.yml"
+        credentials_file.write_text(credentials, encoding="utf-8")
+    environment = {"DATABASE_URL": shop_url, "KEFU_SERVICE_HOURS": str(always_open_hours(workdir)), **(env or {})}
+    return launcher.start(
+        model=str(MODEL), rasa_port=rasa_port, action_port=action_port, endpoints=str(endpoints),
+        credentials=str(credentials_file), env=environment, log_dir=workdir,
     )
+
+
+@pytest.fixture(scope="session")
+def kefu(shop_url, tmp_path_factory):
+    """Kefu on the project's credentials.yml (REST and the web widget)."""
+    servers = start_kefu(tmp_path_factory.mktemp("servers"), shop_url)
     yield servers
     servers.stop()
 

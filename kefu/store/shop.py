@@ -21,7 +21,6 @@ from kefu.store.models import (
     Category,
     ChannelIdentity,
     Order,
-    OrderItem,
     Payment,
     Product,
     SatisfactionRating,

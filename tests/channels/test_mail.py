@@ -37,7 +37,7 @@ from tests.channels.mail_servers import (
     shopper_mail,
     text_part,
 )
-from tests.conftest import MODEL, free_port
+from tests.conftest import free_port, start_kefu
 
 SHOPPER = "zhangsan@example.com"
 BUTTONS = [
@@ -407,33 +407,16 @@ async def test_the_poller_runs_until_stopped(servers, state):
 @pytest.fixture(scope="module")
 def kefu_mail(shop_url, tmp_path_factory, imap, smtp):
     """Kefu's servers with the e-mail channel polling pymap every 0.3 s."""
-    from kefu import launcher
-
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
-    workdir = tmp_path_factory.mktemp("mail-servers")
-    action_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{workdir / "tracker.db"}"\n',
-        encoding="utf-8",
-    )
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(
+    credentials = (
         "rest:\n"
         "channels.mail.MailInput:\n"
         f'  address: "{IMAP_USER}"\n  imap_host: 127.0.0.1\n  imap_port: {imap.port}\n'
         f'  imap_user: "{IMAP_USER}"\n  imap_password: ${{KEFU_TEST_IMAP_PASSWORD}}\n  imap_ssl: false\n'
-        f"  smtp_host: 127.0.0.1\n  smtp_port: {smtp.port}\n  smtp_starttls: false\n  poll_seconds: 0.3\n",
-        encoding="utf-8",
+        f"  smtp_host: 127.0.0.1\n  smtp_port: {smtp.port}\n  smtp_starttls: false\n  poll_seconds: 0.3\n"
     )
     imap.clear()
-    servers = launcher.start(
-        model=str(MODEL), rasa_port=rasa_port, action_port=action_port, endpoints=str(endpoints),
-        credentials=str(credentials), env={"DATABASE_URL": shop_url, "KEFU_TEST_IMAP_PASSWORD": IMAP_PASSWORD},
-        log_dir=workdir,
-    )
+    servers = start_kefu(tmp_path_factory.mktemp("mail-servers"), shop_url, credentials,
+                         env={"KEFU_TEST_IMAP_PASSWORD": IMAP_PASSWORD})
     yield servers
     servers.stop()
 

@@ -25,7 +25,7 @@ from channels.telegram import (
 from kefu.store.channel_state import ChannelState, channel_state, use_channel_state
 from kefu.store.db import make_engine, migrate
 from tests.channels.fake_telegram import FakeTelegram
-from tests.conftest import MODEL, free_port
+from tests.conftest import free_port, start_kefu
 
 SECRET = "s3cret-Token_for-tests"
 CHAT = 424242
@@ -417,33 +417,18 @@ SHIPPED = "2611010000000001"
 def kefu_on_telegram(shop_url, tmp_path_factory):
     """Kefu's real servers with the Telegram channel, webhook mode, talking to
     the fake Bot API."""
-    from kefu import launcher
-
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
-    workdir = tmp_path_factory.mktemp("telegram-servers")
-    action_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{workdir / "tracker.db"}"\n',
-        encoding="utf-8",
-    )
+    rasa_port = free_port()
     with FakeTelegram() as tg:
-        credentials = workdir / "credentials.yml"
-        credentials.write_text(
+        credentials = (
             "rest:\n"
             "channels.telegram.TelegramInput:\n"
             f'  token: "{tg.token}"\n'
             f'  webhook_secret: "{SECRET}"\n'
             f'  webhook_url: "http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook"\n'
             "  mode: webhook\n"
-            f'  api_base: "{tg.api_base}"\n',
-            encoding="utf-8",
+            f'  api_base: "{tg.api_base}"\n'
         )
-        servers = launcher.start(model=str(MODEL), rasa_port=rasa_port, action_port=action_port,
-                                 endpoints=str(endpoints), credentials=str(credentials),
-                                 env={"DATABASE_URL": shop_url}, log_dir=workdir)
+        servers = start_kefu(tmp_path_factory.mktemp("telegram-servers"), shop_url, credentials, rasa_port=rasa_port)
         try:
             tg.wait_for(lambda: tg.webhook["url"], timeout=30)
             yield tg, servers

@@ -34,7 +34,7 @@ from channels.webchat import (
 )
 from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
 from kefu.store.db import make_engine, migrate
-from tests.conftest import IN_CI, MODEL, free_port
+from tests.conftest import IN_CI, MODEL, free_port, start_kefu
 
 SHIPPED = "2611010000000001"
 CHROMIUM = "/usr/bin/chromium"
@@ -223,19 +223,8 @@ channels.webchat.WebChatInput:
 
 
 def _start(workdir: Path, tracker_db: Path, shop_url: str, extra: str = "", env: dict | None = None):
-    from kefu import launcher
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    action_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db}"\n', encoding="utf-8")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(CREDENTIALS.format(extra=extra), encoding="utf-8")
-    return launcher.start(model=str(MODEL), rasa_port=rasa_port, action_port=action_port,
-                          endpoints=str(endpoints), credentials=str(credentials),
-                          env={"DATABASE_URL": shop_url, "REDIS_URL": "", **(env or {})}, log_dir=workdir)
+    return start_kefu(workdir, shop_url, CREDENTIALS.format(extra=extra), env={"REDIS_URL": "", **(env or {})},
+                      tracker_db=tracker_db)
 
 
 def _redis_url() -> tuple:

@@ -43,7 +43,7 @@ from channels.wechat import (
 from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
 from kefu.store.db import make_engine, migrate
 from tests.channels.fake_wechat import FakeWeChatAPI, WeChatServer
-from tests.conftest import MODEL, free_port
+from tests.conftest import free_port, start_kefu
 
 TOKEN = "kefu-wechat-token"
 APP_ID = "wx1234567890abcdef"
@@ -425,25 +425,13 @@ async def test_send_errors_are_retried_or_permanent(api, state):
 
 @pytest.fixture(scope="module")
 def kefu_wechat(shop_url, tmp_path_factory, api):
-    from kefu import launcher
-
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train`")
-    workdir = tmp_path_factory.mktemp("wechat-servers")
-    action_port, rasa_port = free_port(), free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{workdir / "tracker.db"}"\n', encoding="utf-8")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(
+    credentials = (
         "rest:\n"
         "channels.wechat.WeChatInput:\n"
         f"  token: {TOKEN}\n  app_id: {APP_ID}\n  app_secret: {SECRET}\n"
-        f"  encoding_aes_key: {AES_KEY}\n  api_base: {api.url}\n", encoding="utf-8")
-    servers = launcher.start(model=str(MODEL), rasa_port=rasa_port, action_port=action_port,
-                             endpoints=str(endpoints), credentials=str(credentials),
-                             env={"DATABASE_URL": shop_url}, log_dir=workdir)
+        f"  encoding_aes_key: {AES_KEY}\n  api_base: {api.url}\n"
+    )
+    servers = start_kefu(tmp_path_factory.mktemp("wechat-servers"), shop_url, credentials)
     yield servers
     servers.stop()
 
