@@ -151,16 +151,24 @@ def test_an_unproven_order_is_not_shown(shop):
 
 
 def test_a_known_shopper_needs_no_proof_and_sees_their_orders(shop):
-    known = tracker({"order_id": SHIPPED}, sender="demo-web-user", channel="rest")
+    known = tracker({"order_id": SHIPPED}, sender="10001", channel="telegram")  # 张三's Telegram id
     assert asyncio.run(orders.ValidateOrderStatusForm().required_slots(
         ["order_id", "phone_last4"], CollectingDispatcher(), known, DOMAIN)) == ["order_id"]
     messages, _ = run(orders.ActionListMyOrders(), known)
     listed = messages[0]["orders"]
     assert SHIPPED in listed or PAID in listed
     assert OTHER not in listed
-    # the same sender id on another channel is a stranger
-    messages, events = run(orders.ActionListMyOrders(), tracker(sender="demo-web-user", channel="telegram"))
+
+
+@pytest.mark.parametrize("sender,channel", [("10001", "rest"), ("demo-web-user", "rest"), ("demo-web-user", "socketio"),
+                                            ("zhangsan@example.com", "email")])
+def test_identities_a_client_can_choose_prove_nothing(shop, sender, channel):
+    # the same id on another channel, or a web session id that a page can set
+    messages, events = run(orders.ActionListMyOrders(), tracker(sender=sender, channel=channel))
     assert messages == [] and slot_values(events) == {"requested_slot": None}
+    assert asyncio.run(orders.ValidateOrderStatusForm().required_slots(
+        ["order_id", "phone_last4"], CollectingDispatcher(), tracker({"order_id": SHIPPED}, sender=sender,
+                                                                      channel=channel), DOMAIN)) == ["order_id", "phone_last4"]
 
 
 # -- cancel and change address ------------------------------------------------------------
@@ -234,7 +242,8 @@ def test_where_is_my_refund(shop):
 
 
 def test_aftersale_status_by_number_only_for_its_owner(shop):
-    mine, _ = run(aftersale.ActionAftersaleStatus(), tracker({"aftersale_id": "AS00000001"}, sender="demo-web-user"))
+    mine, _ = run(aftersale.ActionAftersaleStatus(), tracker({"aftersale_id": "AS00000001"}, sender="10001",
+                                                             channel="telegram"))
     assert responses(mine) == ["utter_aftersale_status"]
     theirs, _ = run(aftersale.ActionAftersaleStatus(), tracker({"aftersale_id": "AS00000001"}))
     assert responses(theirs) == ["utter_aftersale_unknown"]
@@ -264,7 +273,8 @@ def test_invoice_request_becomes_a_ticket_for_finance(shop):
 
 
 def test_ticket_status_only_for_whoever_opened_it(shop):
-    mine, _ = run(tickets.ActionTicketStatus(), tracker({"ticket_id": "TK00000001"}, sender="demo-web-user"))
+    mine, _ = run(tickets.ActionTicketStatus(), tracker({"ticket_id": "TK00000001"}, sender="10001",
+                                                        channel="telegram"))
     assert mine[0]["response"] == "utter_ticket_status" and mine[0]["status"] == "处理中"
     theirs, _ = run(tickets.ActionTicketStatus(), tracker({"ticket_id": "TK00000001"}))
     assert responses(theirs) == ["utter_ticket_unknown"]

@@ -160,16 +160,18 @@ def test_where_is_my_refund_in_english(chat):
     assert "AS00000001" in reply and "refund" in reply.lower()
 
 
-def test_ticket_status_only_for_its_owner(new_chat):
-    mine = new_chat("demo-web-user").said("我的工单TK00000001处理得怎么样了")
-    assert "TK00000001" in mine and "处理中" in mine
-    theirs = new_chat().said("status of ticket TK00000001?")
-    assert "couldn't find" in theirs and "in progress" not in theirs
+def test_a_ticket_number_alone_shows_nothing(new_chat):
+    # TK00000001 is 张三's; a REST sender id is chosen by the client, so
+    # even his demo web id proves nothing here
+    reply = new_chat("demo-web-user").said("我的工单TK00000001处理得怎么样了")
+    assert "没有查到" in reply and "处理中" not in reply
+    english = new_chat().said("status of ticket TK00000001?")
+    assert "couldn't find" in english and "in progress" not in english
 
 
-def test_a_known_shopper_sees_their_recent_orders(new_chat):
+def test_my_orders_needs_a_trusted_identity_or_proof(new_chat):
     reply = new_chat("demo-web-user").said("我的订单")
-    assert "2611010000000005" in reply and OTHER_CUSTOMER not in reply
+    assert "2611010000000005" not in reply and "订单号" in reply
 
 
 def test_handoff_silences_the_bot_relays_and_hands_back(chat, kefu, shop_url):
