@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lookup train validate db seed agent browser run shell test test-unit test-stories bench-nlu clean
+.PHONY: install lookup train validate db seed agent browser analytics-ingest report run shell test test-unit test-stories bench-nlu clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ seed: install
 ## add an agent to the agent desk: make agent AGENT=li NAME=小李 (asks for a password)
 agent: db
 	$(PY) -m kefu.desk.agents add $(AGENT) --name "$(or $(NAME),$(AGENT))"
+
+## service analytics: fold the tracker store's new events into the shop DB
+analytics-ingest: db
+	$(PY) -m kefu.analytics ingest
+
+## HTML report with PNG charts under reports/analytics/ (FROM=YYYY-MM-DD TO=YYYY-MM-DD; default the last 30 days)
+report: db
+	$(PY) -m kefu.analytics report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 run: train db
 	$(PY) -m kefu.launcher

@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from kefu.store.db import make_engine, migrate
-from kefu.store.models import Base
 from kefu.store.seed import seed
 from kefu.store.shop import ShopStore
 
@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "kefu.tar.gz"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: the database the store tests create and empty on that server
+POSTGRES_TEST_DB = os.environ.get("KEFU_TEST_POSTGRES_DB", "kefu_test")
 
 
 #: the shop's clock in these tests: demo orders are placed relative to it
@@ -29,8 +31,10 @@ NOW = datetime.now(timezone.utc)
 
 
 def _postgres_or_skip() -> str:
-    """The test PostgreSQL, emptied; skipped on a laptop without one, a
-    failure under CI where it must be there."""
+    """A database of Kefu's own on the test PostgreSQL server (created on
+    first use), emptied; skipped on a laptop without a server, a failure
+    under CI where it must be there. Emptied by dropping its schema, so
+    tables from any other version of the models go too."""
     try:
         with create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}).connect() as db:
             db.execute(text("select 1"))
@@ -38,12 +42,18 @@ def _postgres_or_skip() -> str:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} must be reachable under CI: {error}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} on this machine ({type(error).__name__})")
-    engine = create_engine(POSTGRES_URL)
+    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as db:
+        if not db.execute(text("select 1 from pg_database where datname = :n"), {"n": POSTGRES_TEST_DB}).first():
+            db.execute(text(f'create database "{POSTGRES_TEST_DB}"'))
+    server.dispose()
+    url = make_url(POSTGRES_URL).set(database=POSTGRES_TEST_DB).render_as_string(hide_password=False)
+    engine = create_engine(url)
     with engine.begin() as db:
-        Base.metadata.drop_all(db)
-        db.execute(text("drop table if exists alembic_version"))
+        db.execute(text("drop schema public cascade"))
+        db.execute(text("create schema public"))
     engine.dispose()
-    return POSTGRES_URL
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

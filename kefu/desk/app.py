@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
-from kefu.desk import auth, keys
+from kefu.desk import auth, dashboard, keys
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
 from kefu.desk.settings import DeskSettings, load_desk_settings
@@ -350,6 +350,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/api/events", events)
+    dashboard.register(app)
     return app
 
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
+expect.set_options(timeout=30_000)  # servers share two cores with the rest of the suite
 
 
 @pytest.fixture

@@ -1,0 +1,306 @@
+// Kefu managers' dashboard: plain JS, charts drawn as inline SVG, no build
+// step and nothing from a CDN. Shopper text goes in with textContent only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+const state = { intents: [], metrics: null };
+
+class HttpError extends Error {
+  constructor(status, code) { super(code); this.status = status; this.code = code; }
+}
+
+async function api(method, path, body) {
+  const options = { method, credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = {};
+  try { data = await response.json(); } catch (e) { /* empty */ }
+  if (!response.ok) { throw new HttpError(response.status, data.error || String(response.status)); }
+  return data;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function svgEl(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+const secs = (v) => (v === null || v === undefined ? "—" : v < 60 ? `${Math.round(v)} s` : `${(v / 60).toFixed(1)} min`);
+const num = (v) => (v === null || v === undefined ? "—" : String(v));
+const isoDay = (d) => d.toISOString().slice(0, 10);
+
+function setKpi(id, value, format) {
+  const node = $(id);
+  node.textContent = format(value);
+  node.dataset.value = value === null || value === undefined ? "" : String(value);
+}
+
+// -- charts ----------------------------------------------------------------------------
+
+function empty(container) {
+  container.replaceChildren(el("p", "empty", "暂无数据 No data"));
+}
+
+function niceMax(max) { return max <= 0 ? 1 : max; }
+
+function barChart(container, labels, values, options = {}) {
+  if (!labels.length) { empty(container); return; }
+  const horizontal = options.horizontal;
+  const max = niceMax(options.max || Math.max(...values));
+  const fmt = options.format || ((v) => String(v));
+  let svg;
+  if (horizontal) {
+    const row = 22, left = 170, width = 520;
+    svg = svgEl("svg", { viewBox: `0 0 ${width} ${labels.length * row + 8}`, role: "img" });
+    labels.forEach((label, i) => {
+      const w = ((width - left - 50) * values[i]) / max;
+      const y = 4 + i * row;
+      svg.appendChild(svgEl("text", { x: left - 6, y: y + 14, "text-anchor": "end" }, label));
+      const rect = svgEl("rect", { class: "bar", x: left, y, width: Math.max(w, 1), height: row - 6 });
+      rect.dataset.label = label; rect.dataset.value = values[i];
+      rect.appendChild(svgEl("title", {}, `${label}: ${fmt(values[i])}`));
+      svg.appendChild(rect);
+      svg.appendChild(svgEl("text", { x: left + w + 4, y: y + 14 }, fmt(values[i])));
+    });
+  } else {
+    const width = 520, height = 200, bottom = 36, top = 14;
+    const slot = (width - 20) / labels.length;
+    svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+    svg.appendChild(svgEl("line", { class: "axis", x1: 10, x2: width - 10, y1: height - bottom, y2: height - bottom }));
+    labels.forEach((label, i) => {
+      const h = ((height - bottom - top) * values[i]) / max;
+      const x = 10 + i * slot + slot * 0.15;
+      const rect = svgEl("rect", { class: "bar", x, y: height - bottom - h, width: slot * 0.7, height: Math.max(h, 0) });
+      rect.dataset.label = label; rect.dataset.value = values[i];
+      rect.appendChild(svgEl("title", {}, `${label}: ${fmt(values[i])}`));
+      svg.appendChild(rect);
+      if (values[i]) svg.appendChild(svgEl("text", { x: x + slot * 0.35, y: height - bottom - h - 3, "text-anchor": "middle" }, fmt(values[i])));
+      if (labels.length <= 12 || i % 2 === 0) {
+        svg.appendChild(svgEl("text", { x: x + slot * 0.35, y: height - bottom + 14, "text-anchor": "middle" }, label));
+      }
+    });
+  }
+  container.replaceChildren(svg);
+}
+
+function lineChart(container, points, bucket) {
+  if (!points.length) { empty(container); return; }
+  const width = 1000, height = 220, left = 36, bottom = 30, top = 12, right = 12;
+  const max = niceMax(Math.max(...points.map((p) => p.count)));
+  const step = points.length > 1 ? (width - left - right) / (points.length - 1) : 0;
+  const x = (i) => left + i * step;
+  const y = (v) => height - bottom - ((height - bottom - top) * v) / max;
+  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+  svg.appendChild(svgEl("line", { class: "axis", x1: left, x2: width - right, y1: height - bottom, y2: height - bottom }));
+  svg.appendChild(svgEl("text", { x: left - 6, y: y(max) + 4, "text-anchor": "end" }, max));
+  svg.appendChild(svgEl("text", { x: left - 6, y: height - bottom + 4, "text-anchor": "end" }, 0));
+  svg.appendChild(svgEl("polyline", { class: "line", points: points.map((p, i) => `${x(i)},${y(p.count)}`).join(" ") }));
+  const every = Math.max(1, Math.ceil(points.length / 12));
+  points.forEach((p, i) => {
+    const dot = svgEl("circle", { class: "dot", cx: x(i), cy: y(p.count), r: points.length > 100 ? 1.5 : 3 });
+    dot.dataset.t = p.t; dot.dataset.value = p.count;
+    dot.appendChild(svgEl("title", {}, `${p.t}: ${p.count}`));
+    svg.appendChild(dot);
+    if (i % every === 0) {
+      const label = bucket === "hour" ? p.t.slice(5, 13).replace("T", " ") + "h" : p.t.slice(5, 10);
+      svg.appendChild(svgEl("text", { x: x(i), y: height - bottom + 16, "text-anchor": "middle" }, label));
+    }
+  });
+  container.replaceChildren(svg);
+}
+
+function table(node, head, rows) {
+  const thead = el("tr");
+  head.forEach((h) => thead.appendChild(el("th", null, h)));
+  node.replaceChildren(thead);
+  if (!rows.length) { const tr = el("tr"); tr.appendChild(el("td", "empty", "—")); node.appendChild(tr); return; }
+  rows.forEach((cells) => {
+    const tr = el("tr");
+    cells.forEach((c) => tr.appendChild(el("td", null, c)));
+    node.appendChild(tr);
+  });
+}
+
+// -- figures ---------------------------------------------------------------------------
+
+function render(m) {
+  state.metrics = m;
+  setKpi("kpi-conversations", m.conversations.total, num);
+  setKpi("kpi-messages", m.messages.user, num);
+  setKpi("kpi-fallback-rate", m.messages.fallback_rate, pct);
+  setKpi("kpi-low-confidence", m.messages.low_confidence_rate, pct);
+  setKpi("kpi-containment", m.containment.containment_rate, pct);
+  setKpi("kpi-handoff-rate", m.containment.handoff_rate, pct);
+  setKpi("kpi-handoffs", m.handoffs.total, num);
+  setKpi("kpi-wait", m.handoffs.avg_wait_seconds, secs);
+  setKpi("kpi-first-response", m.handoffs.avg_first_response_seconds, secs);
+  setKpi("kpi-resolution", m.handoffs.avg_resolution_seconds, secs);
+  setKpi("kpi-csat", m.csat.average, num);
+  setKpi("kpi-ratings", m.csat.count, num);
+  $("bucket").textContent = m.conversations.bucket === "hour" ? "（每小时 per hour）" : "（每天 per day）";
+  lineChart($("chart-timeseries"), m.conversations.timeseries, m.conversations.bucket);
+  barChart($("chart-channels"), m.conversations.by_channel.map((r) => r.channel), m.conversations.by_channel.map((r) => r.count));
+  const hours = m.conversations.hour_of_day;
+  barChart($("chart-hours"), hours.map((_, i) => String(i).padStart(2, "0")), hours);
+  const intents = m.intents.slice(0, 20);
+  barChart($("chart-intents"), intents.map((r) => r.intent), intents.map((r) => r.count), { horizontal: true });
+  const faq = m.faq_topics.slice(0, 20);
+  barChart($("chart-faq"), faq.map((r) => r.topic), faq.map((r) => r.count), { horizontal: true });
+  barChart($("chart-reasons"), m.handoffs.by_reason.map((r) => r.reason), m.handoffs.by_reason.map((r) => r.count));
+  barChart($("chart-csat-channel"), m.csat.by_channel.map((r) => r.key), m.csat.by_channel.map((r) => r.average),
+    { max: 5, format: (v) => v.toFixed(2) });
+  const scoreRows = (rows) => rows.map((r) => [r.key === "bot" ? "机器人 Bot" : r.key, r.count, r.average.toFixed(2)]);
+  table($("csat-agent"), ["客服 Agent", "评价 Ratings", "平均 Average"], scoreRows(m.csat.by_agent));
+  table($("csat-intent"), ["意图 Intent", "评价 Ratings", "平均 Average"], scoreRows(m.csat.by_intent));
+  table($("top-misunderstood"), ["消息 Message", "次数 Count", "猜测 Best guess"],
+    m.misunderstood_top.map((r) => [r.text, r.count, r.predicted_intent || "—"]));
+}
+
+function rangeQuery() {
+  return `from=${encodeURIComponent($("from").value)}&to=${encodeURIComponent($("to").value)}`;
+}
+
+async function loadMetrics() {
+  $("status").textContent = "加载中… Loading…";
+  try {
+    render(await api("GET", `/api/analytics/metrics?${rangeQuery()}`));
+    $("status").textContent = `${$("from").value} — ${$("to").value} (UTC)`;
+    const url = new URL(window.location.href);
+    url.searchParams.set("from", $("from").value);
+    url.searchParams.set("to", $("to").value);
+    window.history.replaceState(null, "", url);
+  } catch (error) {
+    $("status").textContent = `加载失败 Could not load (${error.code})`;
+  }
+}
+
+// -- trainer ---------------------------------------------------------------------------
+
+const REASON = { fallback: "兜底 fallback", low_confidence: "低置信 low confidence" };
+
+function intentSelect(selected) {
+  const select = el("select", "label-intent");
+  select.setAttribute("aria-label", "意图 Intent");
+  select.appendChild(new Option("选择意图… Choose an intent", ""));
+  state.intents.forEach((name) => select.appendChild(new Option(name, name, false, name === selected)));
+  return select;
+}
+
+async function loadTrainer() {
+  const status = $("trainer-status").value;
+  const body = $("trainer-list").querySelector("tbody");
+  try {
+    const data = await api("GET", `/api/analytics/misunderstood?status=${status}&${rangeQuery()}`);
+    body.replaceChildren();
+    data.messages.forEach((m) => {
+      const tr = el("tr");
+      tr.dataset.id = m.id;
+      tr.appendChild(el("td", "text", m.text));
+      const guess = m.predicted_intent ? `${m.predicted_intent}${m.confidence !== null ? ` (${m.confidence.toFixed(2)})` : ""}` : "—";
+      tr.appendChild(el("td", null, guess));
+      tr.appendChild(el("td", null, REASON[m.reason] || m.reason));
+      tr.appendChild(el("td", null, m.channel || ""));
+      const cell = el("td");
+      const select = intentSelect(m.label);
+      cell.appendChild(select);
+      tr.appendChild(cell);
+      const actions = el("td");
+      const save = el("button", "label-save primary", "标注 Label");
+      save.type = "button";
+      save.addEventListener("click", () => label(tr, m.id, { intent: select.value || null }));
+      const ignore = el("button", "label-ignore", "忽略 Ignore");
+      ignore.type = "button";
+      ignore.addEventListener("click", () => label(tr, m.id, { ignore: true }));
+      actions.append(save, " ", ignore);
+      tr.appendChild(actions);
+      body.appendChild(tr);
+    });
+    if (!data.messages.length) {
+      const tr = el("tr");
+      const td = el("td", "empty", "没有消息 Nothing here");
+      td.colSpan = 6;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+  } catch (error) {
+    $("status").textContent = `加载失败 Could not load (${error.code})`;
+  }
+}
+
+async function label(tr, id, body) {
+  try {
+    const data = await api("POST", `/api/analytics/misunderstood/${id}/label`, body);
+    tr.classList.add("saved");
+    tr.dataset.status = data.message.status;
+    $("status").textContent = data.message.status === "labelled"
+      ? `已标注 Labelled: ${data.message.label}` : `已更新 Updated: ${data.message.status}`;
+  } catch (error) {
+    $("status").textContent = `保存失败 Could not save (${error.code})`;
+  }
+}
+
+// -- start -----------------------------------------------------------------------------
+
+function setDays(days) {
+  const to = new Date();
+  const from = new Date(to.getTime() - (days - 1) * 86400000);
+  $("from").value = isoDay(from);
+  $("to").value = isoDay(to);
+}
+
+async function start() {
+  let me;
+  try {
+    me = await api("GET", "/api/me");
+  } catch (error) {
+    $("login-needed").hidden = false;
+    return;
+  }
+  try {
+    state.intents = (await api("GET", "/api/analytics/intents")).intents;
+  } catch (error) {
+    if (error.status === 403) { $("forbidden").hidden = false; return; }
+  }
+  $("dashboard").hidden = false;
+  $("me").textContent = me.agent.display_name;
+  const params = new URLSearchParams(window.location.search);
+  setDays(7);
+  if (params.get("from")) $("from").value = params.get("from");
+  if (params.get("to")) $("to").value = params.get("to");
+  $("range-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadMetrics();
+    loadTrainer();
+  });
+  document.querySelectorAll("#range-form button[data-days]").forEach((button) => {
+    button.addEventListener("click", () => { setDays(Number(button.dataset.days)); loadMetrics(); loadTrainer(); });
+  });
+  $("trainer-status").addEventListener("change", loadTrainer);
+  $("ingest").addEventListener("click", async () => {
+    try {
+      const data = await api("POST", "/api/analytics/ingest", {});
+      await loadMetrics();
+      await loadTrainer();
+      $("status").textContent = `已读取 ${data.events} 个事件 · ${data.events} events read`;
+    } catch (error) {
+      $("status").textContent = `刷新失败 Refresh failed (${error.code})`;
+    }
+  });
+  await loadMetrics();
+  await loadTrainer();
+}
+
+document.addEventListener("DOMContentLoaded", start);

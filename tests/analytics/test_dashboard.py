@@ -1,0 +1,172 @@
+"""The managers' dashboard: its API gives the seeded figures (SQLite, and
+PostgreSQL when present), needs a login, and renders in real Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx
+import pytest
+
+from kefu.desk.app import create_app
+from kefu.desk.dashboard import TRACKER, register
+from kefu.desk.settings import DeskSettings
+from tests.analytics.seeded import BOTH_DAYS, DAY1_ONLY, assert_figures, day1_events, day2_events, write_events
+from tests.conftest import IN_CI
+from tests.desk.conftest import PASSWORD, ServedApp
+
+CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
+BOTH = {"from": "2026-03-02", "to": "2026-03-03"}
+FIRST = {"from": "2026-03-02", "to": "2026-03-02"}
+
+
+def login(url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, headers={"X-Requested-With": "XMLHttpRequest"}, timeout=15)
+    response = client.post("/api/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return client
+
+
+def test_dashboard_api_gives_the_seeded_figures(dashboard, make_agent):
+    make_agent("boss", "主管")
+    anonymous = httpx.Client(base_url=dashboard.url, timeout=15)
+    assert anonymous.get("/api/analytics/metrics", params=BOTH).status_code == 401
+    assert anonymous.get("/api/analytics/export").status_code == 401
+    assert anonymous.get("/dashboard").status_code == 200  # the page itself; its data needs the session
+
+    boss = login(dashboard.url, "boss")
+    ingested = boss.post("/api/analytics/ingest", json={})
+    assert ingested.status_code == 200 and ingested.json()["events"] == len(day1_events())
+    assert_figures(boss.get("/api/analytics/metrics", params=FIRST).json(), DAY1_ONLY)
+    # day 2 arrives later: the next ingest reads only it
+    from tests.analytics.seeded import day2_events, write_events
+
+    write_events(dashboard.app[TRACKER], day2_events())
+    assert boss.post("/api/analytics/ingest", json={}).json()["events"] == len(day2_events())
+    assert_figures(boss.get("/api/analytics/metrics", params=BOTH).json(), BOTH_DAYS)
+    assert boss.get("/api/analytics/metrics", params={"from": "2026-03-04", "to": "2026-03-01"}).status_code == 400
+
+    messages = boss.get("/api/analytics/misunderstood", params={"status": "new"}).json()["messages"]
+    assert len(messages) == 3
+    target = next(m for m in messages if m["text"] == "你们太坑了")
+    post = lambda body: boss.post(f"/api/analytics/misunderstood/{target['id']}/label", json=body)  # noqa: E731
+    assert post({"intent": "bad intent!"}).status_code == 400
+    labelled = post({"intent": "complain"})
+    assert labelled.status_code == 200 and labelled.json()["message"]["status"] == "labelled"
+    assert boss.post("/api/analytics/misunderstood/999999/label", json={"intent": "greet"}).status_code == 404
+    assert boss.post(f"/api/analytics/misunderstood/{target['id']}/label", json={"intent": "greet"},
+                     headers={"X-Requested-With": ""}).status_code == 403  # CSRF header required
+    exported = boss.get("/api/analytics/export")
+    assert exported.status_code == 200 and "attachment" in exported.headers["Content-Disposition"]
+    assert "- intent: complain" in exported.text and "你们太坑了" in exported.text
+    assert "complain" in boss.get("/api/analytics/intents").json()["intents"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_only_managers_when_managers_are_listed(desk_url, desk_store, fake_rasa, make_agent, tracker_url):
+    make_agent("boss", "主管")
+    make_agent("li", "小李")
+    app = create_app(DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, poll_seconds=0.2))
+    register(app, managers=["Boss"], tracker_url=tracker_url, ingest_seconds=0)
+    register(app)  # a call without arguments changes nothing
+    server = ServedApp(app)
+    try:
+        assert login(server.url, "li").get("/api/analytics/metrics").status_code == 403
+        assert login(server.url, "boss").get("/api/analytics/metrics").status_code == 200
+    finally:
+        server.stop()
+
+
+# -- in the browser ---------------------------------------------------------------------
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def page():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        if IN_CI:
+            pytest.fail(f"no Chromium at {CHROMIUM}: make test installs it, and under CI it must be there")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(locale="zh-CN", accept_downloads=True)
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_dashboard_renders_in_chromium(page, dashboard, make_agent, tmp_path):
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    make_agent("boss", "主管")
+    expect = playwright_api.expect
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{dashboard.url}/dashboard")  # logged out: sent to the desk's login
+    expect(page.locator("#login-needed")).to_be_visible()
+    page.goto(dashboard.url)
+    page.fill("#username", "boss")
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#me")).to_contain_text("主管")
+
+    page.goto(f"{dashboard.url}/dashboard?from=2026-03-02&to=2026-03-03")
+    expect(page.locator("#dashboard")).to_be_visible()
+    page.click("#ingest")  # reads the tracker store's events
+    expect(page.locator("#status")).to_contain_text(f"{len(day1_events())} events read")
+    expect(page.locator("#kpi-conversations")).to_have_text("6")
+    expect(page.locator("#kpi-containment")).to_have_text("50.0%")
+    expect(page.locator("#kpi-handoff-rate")).to_have_text("50.0%")
+    expect(page.locator("#kpi-fallback-rate")).to_have_text("20.0%")
+    expect(page.locator("#kpi-wait")).to_have_text("3.0 min")
+    expect(page.locator("#kpi-first-response")).to_have_text("3.0 min")
+    expect(page.locator("#kpi-resolution")).to_have_text("15.0 min")
+    expect(page.locator("#kpi-csat")).to_have_text("3.5")  # ratings are in the shop DB: day 2's too
+    # charts: a time series (48 hours) and bars
+    expect(page.locator("#chart-timeseries svg circle")).to_have_count(48)
+    expect(page.locator("#chart-channels svg rect.bar")).to_have_count(4)
+    expect(page.locator('#chart-channels rect[data-label="web"]')).to_have_attribute("data-value", "3")
+    expect(page.locator("#chart-reasons svg rect.bar")).to_have_count(3)
+    expect(page.locator("#chart-faq svg rect.bar")).to_have_count(4)
+    expect(page.locator("#csat-agent")).to_contain_text("小王")
+
+    # the date-range filter
+    page.fill("#to", "2026-03-02")
+    page.click("#apply")
+    expect(page.locator("#chart-timeseries svg circle")).to_have_count(24)
+    expect(page.locator("#kpi-conversations")).to_have_text("6")
+    expect(page.locator("#kpi-ratings")).to_have_text("3")
+    expect(page.locator("#kpi-csat")).to_have_text("3.67")
+    page.fill("#from", "2026-03-03")
+    page.fill("#to", "2026-03-03")
+    page.click("#apply")
+    expect(page.locator("#kpi-conversations")).to_have_text("0")
+    page.fill("#from", "2026-03-02")
+    page.click("#apply")
+    expect(page.locator("#kpi-conversations")).to_have_text("6")
+
+    # the trainer's list: label, then download the NLU YAML
+    rows = page.locator("#trainer-list tbody tr[data-id]")
+    expect(rows).to_have_count(3)
+    row = rows.filter(has_text="你们太坑了")
+    row.locator("select.label-intent").select_option("complain")
+    row.locator("button.label-save").click()
+    expect(row).to_have_class("saved")
+    other = rows.filter(has_text="asdf")
+    other.locator("select.label-intent").select_option("faq/authenticity")
+    other.locator("button.label-save").click()
+    expect(other).to_have_class("saved")
+    with page.expect_download() as download:
+        page.click("#export")
+    path = tmp_path / "export.yml"
+    download.value.save_as(path)
+    data = RasaYAMLReader().reads(path.read_text(encoding="utf-8"))
+    assert {(m.get_full_intent(), m.get("text")) for m in data.intent_examples} == {
+        ("complain", "你们太坑了"), ("faq/authenticity", "asdf 那个东西呢")}
+    page.select_option("#trainer-status", "labelled")
+    expect(rows).to_have_count(2)
+    assert errors == []
