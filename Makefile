@@ -23,8 +23,14 @@ install: $(INSTALLED)
 lookup: install
 	$(PY) -m kefu.nlu.lookup
 
-## train a model unless one for the current data and config exists (rasa fingerprints)
-train: lookup
+## train a model unless the one in models/ is newer than the data, the config and
+## the NLU code; Rasa's own cache then retrains only the parts that changed
+MODEL := models/kefu.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data kefu/nlu kefu/policies.py -type f -not -name '*.pyc' 2>/dev/null)
+
+train: lookup $(MODEL)
+
+$(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 	$(RASA) train --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu
 
 validate: lookup

@@ -92,6 +92,20 @@ def effective_credentials(path: Path, env: Mapping[str, str], out_dir: Path) -> 
     return target
 
 
+def effective_endpoints(path: Path, action_port: int, out_dir: Path) -> Path:
+    """endpoints.yml with a local action server's URL on the port it was
+    started on (a remote one, e.g. behind a balancer, is left alone)."""
+    endpoints: Dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    action = endpoints.get("action_endpoint") or {}
+    url = str(action.get("url", ""))
+    if not url or re.match(r"https?://(localhost|127\.0\.0\.1)(:\d+)?/", url):
+        endpoints["action_endpoint"] = {**action, "url": f"http://127.0.0.1:{action_port}/webhook"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "endpoints.effective.yml"
+    target.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
 def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,8 +142,9 @@ def start(
         output = open(log_dir / f"{name}.log", "ab") if log_dir else None
         return subprocess.Popen(args, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT if output else None)
 
-    credentials = str(effective_credentials(
-        Path(PROJECT_ROOT, credentials), environment, Path(log_dir or PROJECT_ROOT / "var")))
+    out_dir = Path(log_dir or PROJECT_ROOT / "var")
+    credentials = str(effective_credentials(Path(PROJECT_ROOT, credentials), environment, out_dir))
+    endpoints = str(effective_endpoints(Path(PROJECT_ROOT, endpoints), action_port, out_dir))
     try:
         actions = spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"])
         servers.processes.append(actions)

@@ -28,3 +28,16 @@ def test_configured_channel_keeps_its_variable_and_gets_defaults(tmp_path):
     assert "123:secret" not in out
     telegram = yaml.safe_load(out)["telegram_channel.TelegramInput"]
     assert telegram == {"token": "${TELEGRAM_BOT_TOKEN}", "api_base": "https://api.telegram.org/bot"}
+
+
+def test_a_local_action_server_is_reached_on_its_port_a_remote_one_is_kept(tmp_path):
+    from kefu.launcher import effective_endpoints
+
+    local = tmp_path / "local.yml"
+    local.write_text('action_endpoint:\n  url: "http://localhost:5055/webhook"\ntracker_store:\n  type: SQL\n')
+    out = yaml.safe_load(effective_endpoints(local, 6123, tmp_path / "a").read_text())
+    assert out["action_endpoint"]["url"] == "http://127.0.0.1:6123/webhook" and out["tracker_store"] == {"type": "SQL"}
+    remote = tmp_path / "remote.yml"
+    remote.write_text('action_endpoint:\n  url: "http://actions.internal:8080/webhook"\n')
+    out = yaml.safe_load(effective_endpoints(remote, 6123, tmp_path / "b").read_text())
+    assert out["action_endpoint"]["url"] == "http://actions.internal:8080/webhook"
