@@ -3,6 +3,7 @@ trained model for the end-to-end tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from datetime import datetime, timezone
@@ -85,6 +86,21 @@ def always_open_hours(directory: Path) -> Path:
     days = "".join(f'  {d}: ["00:00", "23:59:59"]\n' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
     path.write_text(f"timezone: UTC\nweekly:\n{days}", encoding="utf-8")
     return path
+
+
+#: Debian's chromium, which `make browser` installs; Playwright never downloads one
+CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def launch_chromium(playwright):  # type: ignore[no-untyped-def]
+    """Headless Chromium for a browser test: skipped on a laptop without
+    it, a failure under CI, where `make test` installs it."""
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        if IN_CI:
+            pytest.fail(f"no Chromium at {CHROMIUM}: make test installs it, and under CI it must be there")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
 def free_port() -> int:

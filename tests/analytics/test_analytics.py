@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from kefu.analytics import ingest, metrics, report, trainer
+from kefu.analytics import ingest, metrics, trainer
 from kefu.analytics.__main__ import main
 from kefu.store.db import session_scope
 from kefu.store.models import AnalyticsConversation

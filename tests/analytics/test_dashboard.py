@@ -2,8 +2,6 @@
 PostgreSQL when present), needs a login, and renders in real Chromium."""
 from __future__ import annotations
 
-import os
-import shutil
 
 import httpx
 import pytest
@@ -12,10 +10,9 @@ from kefu.desk.app import create_app
 from kefu.desk.dashboard import TRACKER, register
 from kefu.desk.settings import DeskSettings
 from tests.analytics.seeded import BOTH_DAYS, DAY1_ONLY, assert_figures, day1_events, day2_events, write_events
-from tests.conftest import IN_CI
+from tests.conftest import launch_chromium
 from tests.desk.conftest import PASSWORD, ServedApp
 
-CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 BOTH = {"from": "2026-03-02", "to": "2026-03-03"}
 FIRST = {"from": "2026-03-02", "to": "2026-03-02"}
 
@@ -39,7 +36,6 @@ def test_dashboard_api_gives_the_seeded_figures(dashboard, make_agent):
     assert ingested.status_code == 200 and ingested.json()["events"] == len(day1_events())
     assert_figures(boss.get("/api/analytics/metrics", params=FIRST).json(), DAY1_ONLY)
     # day 2 arrives later: the next ingest reads only it
-    from tests.analytics.seeded import day2_events, write_events
 
     write_events(dashboard.app[TRACKER], day2_events())
     assert boss.post("/api/analytics/ingest", json={}).json()["events"] == len(day2_events())
@@ -84,13 +80,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def page():
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        if IN_CI:
-            pytest.fail(f"no Chromium at {CHROMIUM}: make test installs it, and under CI it must be there")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         page = browser.new_page(locale="zh-CN", accept_downloads=True)
         page.set_default_timeout(10_000)
         yield page

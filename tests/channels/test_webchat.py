@@ -34,10 +34,9 @@ from channels.webchat import (
 )
 from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
 from kefu.store.db import make_engine, migrate
-from tests.conftest import IN_CI, MODEL, free_port, start_kefu
+from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, start_kefu
 
 SHIPPED = "2611010000000001"
-CHROMIUM = "/usr/bin/chromium"
 SESSION = "0123456789abcdef0123456789abcdef"
 
 
@@ -288,13 +287,8 @@ def web(cluster):
 @pytest.fixture(scope="module")
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} must be installed under CI (make test installs it)")
-        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
     playwright = playwright_api.sync_playwright().start()
-    chromium = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    chromium = launch_chromium(playwright)
     yield chromium
     chromium.close()
     playwright.stop()

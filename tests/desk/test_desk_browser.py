@@ -2,27 +2,19 @@
 live, claim it, answer, resolve (the fake Rasa records the calls)."""
 from __future__ import annotations
 
-import os
-import shutil
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import launch_chromium
 from tests.desk.conftest import PASSWORD, wait_for
 
-CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
 def page():
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        if IN_CI:
-            pytest.fail(f"no Chromium at {CHROMIUM}: make test installs it, and under CI it must be there")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         page = browser.new_page(locale="zh-CN")
         page.set_default_timeout(10_000)
         yield page

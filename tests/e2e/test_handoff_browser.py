@@ -4,9 +4,7 @@ shopper sees the answer, the agent resolves, the shopper is asked for a
 rating. Real Rasa, action server, desk and database; headless Chromium."""
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +12,10 @@ from kefu.desk.app import create_app
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
-from tests.conftest import IN_CI
+from tests.conftest import launch_chromium
 from tests.desk.conftest import PASSWORD, ServedApp
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 expect.set_options(timeout=30_000)  # servers share two cores with the rest of the suite
@@ -26,13 +23,8 @@ expect.set_options(timeout=30_000)  # servers share two cores with the rest of t
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"no Chromium at {CHROMIUM}: make test installs it")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 
