@@ -492,11 +492,9 @@ class DeskStore:
         (``to_agent_id`` None). Only the assigned agent may transfer."""
         now = utcnow()
         with session_scope(self.engine) as s:
-            handoff = s.get(Handoff, handoff_id)
-            if handoff is None:
-                return Outcome(False, "not_found")
-            if handoff.status != "assigned" or handoff.agent_id != agent_id:
-                return Outcome(False, "forbidden")
+            handoff, refused = _assigned_to(s, handoff_id, agent_id)
+            if refused:
+                return refused
             if to_agent_id == agent_id:
                 return Outcome(False, "same_agent")
             if to_agent_id is not None:
@@ -533,11 +531,9 @@ class DeskStore:
             return Outcome(False, "empty")
         now = utcnow()
         with session_scope(self.engine) as s:
-            handoff = s.get(Handoff, handoff_id)
-            if handoff is None:
-                return Outcome(False, "not_found")
-            if handoff.status != "assigned" or handoff.agent_id != agent_id:
-                return Outcome(False, "forbidden")
+            handoff, refused = _assigned_to(s, handoff_id, agent_id)
+            if refused:
+                return refused
             s.add(HandoffMessage(handoff_id=handoff_id, sender="agent", agent_id=agent_id, text=text[:_MAX_TEXT],
                                  created_at=to_db(now), delivered=False))
             if handoff.first_response_at is None:
@@ -550,11 +546,9 @@ class DeskStore:
         """Close the handoff (the desk then hands the chat back to the bot)."""
         now = utcnow()
         with session_scope(self.engine) as s:
-            handoff = s.get(Handoff, handoff_id)
-            if handoff is None:
-                return Outcome(False, "not_found")
-            if handoff.status != "assigned" or handoff.agent_id != agent_id:
-                return Outcome(False, "forbidden")
+            handoff, refused = _assigned_to(s, handoff_id, agent_id)
+            if refused:
+                return refused
             handoff.status, handoff.closed_at = "closed", to_db(now)
             _audit(s, agent_id, "resolve", f"handoff:{handoff_id}", None)
             s.flush()
@@ -684,6 +678,18 @@ class DeskStore:
 def may_see(handoff: HandoffView, agent_id: int) -> bool:
     """An agent sees the waiting queue and their own chats, nothing else."""
     return handoff.status == "waiting" or handoff.agent_id == agent_id
+
+
+def _assigned_to(s: Any, handoff_id: int, agent_id: int) -> Tuple[Optional[Handoff], Optional[Outcome]]:
+    """The handoff if ``agent_id`` holds it; otherwise the refusal
+    (``not_found``, or ``forbidden`` for a chat that is waiting, closed or
+    another agent's): only the assigned agent may act on a chat."""
+    handoff = s.get(Handoff, handoff_id)
+    if handoff is None:
+        return None, Outcome(False, "not_found")
+    if handoff.status != "assigned" or handoff.agent_id != agent_id:
+        return None, Outcome(False, "forbidden")
+    return handoff, None
 
 
 def _open_handoff(s: Any, conversation_id: str) -> Optional[Handoff]:
