@@ -2,33 +2,8 @@
 // step and nothing from a CDN. Shopper text goes in with textContent only.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const state = { intents: [], metrics: null };
-
-class HttpError extends Error {
-  constructor(status, code) { super(code); this.status = status; this.code = code; }
-}
-
-async function api(method, path, body) {
-  const options = { method, credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, options);
-  let data = {};
-  try { data = await response.json(); } catch (e) { /* empty */ }
-  if (!response.ok) { throw new HttpError(response.status, data.error || String(response.status)); }
-  return data;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
 
 function svgEl(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);

@@ -2,38 +2,12 @@
 // put into the page with textContent (never innerHTML).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const state = { me: null, current: null, detail: null, events: null, refreshTimer: null };
 
 const STATUS = { waiting: "排队中 waiting", assigned: "处理中 assigned", closed: "已结束 closed" };
 const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", fallback: "无法识别 fallback" };
 const WHO = { shopper: "顾客 Shopper", bot: "机器人 Bot", agent: "客服 Agent", system: "系统 System" };
 const CHANNEL = { web: "网页 Web", wechat: "微信 WeChat", telegram: "Telegram", email: "邮件 E-mail" };
-
-class HttpError extends Error {
-  constructor(status, code) { super(code); this.status = status; this.code = code; }
-}
-
-async function api(method, path, body) {
-  const options = { method, credentials: "same-origin", headers: { "X-Requested-With": "XMLHttpRequest" } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, options);
-  let data = {};
-  try { data = await response.json(); } catch (e) { /* empty */ }
-  if (response.status === 401 && path !== "/api/login") { showLogin(); }
-  if (!response.ok) { throw new HttpError(response.status, data.error || String(response.status)); }
-  return data;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
 
 function minutes(iso) {
   if (!iso) return "";
@@ -49,6 +23,8 @@ function duration(seconds) {
 function money(cents) { return `¥${(cents / 100).toFixed(2)}`; }
 
 // -- login -----------------------------------------------------------------------------
+
+api.onUnauthorized = showLogin;
 
 function showLogin() {
   if (state.events) { state.events.close(); state.events = null; }
