@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from kefu.store.db import make_engine, migrate
+from kefu.store.db import create_database_if_missing, make_engine, migrate
 from kefu.store.seed import seed
 from kefu.store.shop import ShopStore
 
@@ -43,12 +43,8 @@ def _postgres_or_skip() -> str:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} must be reachable under CI: {error}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} on this machine ({type(error).__name__})")
-    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with server.connect() as db:
-        if not db.execute(text("select 1 from pg_database where datname = :n"), {"n": POSTGRES_TEST_DB}).first():
-            db.execute(text(f'create database "{POSTGRES_TEST_DB}"'))
-    server.dispose()
     url = make_url(POSTGRES_URL).set(database=POSTGRES_TEST_DB).render_as_string(hide_password=False)
+    create_database_if_missing(url)
     engine = create_engine(url)
     with engine.begin() as db:
         db.execute(text("drop schema public cascade"))

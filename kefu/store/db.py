@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -72,10 +73,41 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return config
 
 
+def create_database_if_missing(url: str) -> None:
+    """Create the server database ``url`` names if it does not exist yet, so
+    that a fresh PostgreSQL server (``make run-prod``, the tests) needs no
+    manual ``createdb``. An existing database is left alone even where the
+    user may not create databases; SQLite files are created on connect."""
+    if url.startswith("sqlite"):
+        return
+    engine = create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    try:
+        engine.connect().close()
+        return
+    except OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+    finally:
+        engine.dispose()
+    target = make_url(url)
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                           connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    try:
+        with server.connect() as db:
+            exists = db.execute(text("select 1 from pg_database where datname = :n"), {"n": target.database}).first()
+            if not exists:
+                db.execute(text(f"create database {server.dialect.identifier_preparer.quote(target.database)}"))
+    finally:
+        server.dispose()
+
+
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema."""
+    """Bring the database at ``url`` to the newest schema (creating the
+    database first if the server does not have it yet)."""
     from alembic import command
 
     if url.startswith("sqlite"):
         make_engine(url).dispose()  # creates the file's directory
+    else:
+        create_database_if_missing(url)
     command.upgrade(alembic_config(url), "head")
