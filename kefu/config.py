@@ -27,16 +27,47 @@ class Settings:
     database_url: str
     redis_url: str | None
     default_language: str = "zh"
+    #: ``embedded`` (default: SQLite files, in-process stores, one process of
+    #: each) or ``production`` (KEFU_PROFILE=production: Redis, PostgreSQL,
+    #: RabbitMQ, several servers behind a balancer; see docs/production.md).
+    profile: str = "embedded"
+    #: RabbitMQ, Rasa's event broker for conversation events (production).
+    rabbitmq_url: str | None = None
+    rasa_instances: int = 1
+    action_instances: int = 1
     # Identity checks: how many wrong proofs are allowed in the window.
     max_failed_verifications: int = 3
     verification_window_seconds: int = 600
     extra: dict[str, str] = field(default_factory=dict)
 
 
+#: where the production profile looks for its servers when their variables
+#: are unset: the servers on this machine (docker-compose sets them all).
+#: No password is defaulted; RabbitMQ's guest account only works on localhost.
+PRODUCTION_DEFAULTS = {
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/kefu",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+}
+PROFILES = ("embedded", "production")
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment (with embedded defaults)."""
+    profile = _env("KEFU_PROFILE", "embedded").lower()
+    if profile not in PROFILES:
+        raise ValueError(f"KEFU_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
+    production = profile == "production"
+
+    def server(name: str, embedded: str | None) -> str | None:
+        return os.environ.get(name, "").strip() or (PRODUCTION_DEFAULTS[name] if production else embedded)
+
     return Settings(
-        database_url=_env("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}"),
-        redis_url=os.environ.get("REDIS_URL") or None,
+        database_url=server("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE_PATH}") or "",
+        redis_url=server("REDIS_URL", None),
         default_language=_env("KEFU_DEFAULT_LANGUAGE", "zh"),
+        profile=profile,
+        rabbitmq_url=server("RABBITMQ_URL", None),
+        rasa_instances=int(_env("KEFU_RASA_INSTANCES", "2" if production else "1")),
+        action_instances=int(_env("KEFU_ACTION_INSTANCES", "2" if production else "1")),
     )

@@ -117,15 +117,23 @@ _state: Optional[ChannelState] = None
 
 def channel_state() -> ChannelState:
     """The process-wide state on the configured database (migrated on first
-    use, so a connector works on a fresh laptop)."""
+    use, so a connector works on a fresh laptop). With ``REDIS_URL`` set
+    (the production profile), claims and tokens live in Redis instead
+    (:mod:`kefu.store.redis_state`); threads and deliveries stay in SQL."""
     global _state
     if _state is None:
         from kefu.config import load_settings
         from kefu.store.db import make_engine, migrate
 
-        url = load_settings().database_url
-        migrate(url)
-        _state = ChannelState(make_engine(url))
+        settings = load_settings()
+        migrate(settings.database_url)
+        engine = make_engine(settings.database_url)
+        if settings.redis_url:
+            from kefu.store.redis_state import RedisChannelState, redis_client
+
+            _state = RedisChannelState(engine, redis_client(settings.redis_url))
+        else:
+            _state = ChannelState(engine)
     return _state
 
 
