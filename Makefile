@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lookup train validate db seed agent browser analytics-ingest report run shell test test-unit test-stories bench-nlu clean
+.PHONY: install lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ report: db
 run: train db
 	$(PY) -m kefu.launcher
 
+## production profile (docs/production.md): Redis, PostgreSQL, RabbitMQ, N Rasa
+## instances and M action servers behind nginx, run by honcho
+run-prod: train nginx
+	KEFU_PROFILE=production $(PY) -m kefu.production run
+
 shell: train db
 	@$(RASA) run actions --actions actions --port 5055 > var/actions-shell.log 2>&1 & \
 	  pid=$$!; trap "kill $$pid" EXIT; sleep 8; \
@@ -67,13 +72,24 @@ shell: train db
 browser:
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; } || echo "chromium not installed: browser tests will be skipped"; }
 
-test: validate train browser
+## Debian's nginx, the production profile's balancer (needs root; otherwise its tests skip, except under CI)
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null; }; } || echo "nginx not installed: the production cluster tests will be skipped"; }
+
+test: validate train browser nginx
 	$(PY) -m kefu.nlu.lookup --check
 	$(PY) -m pytest -q tests
 	$(RASA) test core --model models/kefu.tar.gz --stories tests/stories --out reports/stories --fail-on-prediction-errors
 
 bench-nlu: lookup
 	$(PY) -m bench.nlu_cross_validation
+
+## load and fault benchmarks of the production profile (reports/load, reports/faults)
+bench-load: train nginx
+	$(PY) -m bench.load.run
+
+bench-faults: train nginx
+	$(PY) -m bench.load.faults
 
 clean:
 	rm -rf models/*.tar.gz reports/stories var/*.db

@@ -1,0 +1,514 @@
+"""Kefu in production mode (``KEFU_PROFILE=production``): the servers Rasa
+already supports, several processes of each kind, nginx in front.
+
+    shoppers ─► nginx :5005 ─┬─► rasa #1 :5105 ─┐  tracker + lock store: Redis
+                             └─► rasa #N :510N ─┤  events: RabbitMQ (pika)
+              nginx :5055 ◄── action_endpoint ──┘
+                   ├─► action server #1 :5155 ─┐
+                   └─► action server #M :515M ─┴─► shop data: PostgreSQL
+              agent desk :5006 ─► nginx :5005 (Rasa API), PostgreSQL
+
+The operator sets URLs (``REDIS_URL``, ``DATABASE_URL``, ``RABBITMQ_URL``;
+the profile defaults them to this machine's servers); this module derives
+the ``KEFU_*`` variables that ``endpoints.production.yml`` reads.
+
+Commands:
+
+* ``python -m kefu.production run`` (``make run-prod``): migrate and seed the
+  shop if empty, write nginx.conf and a Procfile under ``var/prod/``, run
+  them with honcho, print where to talk to Kefu once the balancer answers.
+* ``python -m kefu.production rasa --port P``: one Rasa instance (what a
+  docker-compose ``rasa`` service runs).
+* ``python -m kefu.production nginx-conf`` / ``procfile``: print the files.
+
+Nginx is the balancer: a stock, well-kept proxy with upstream health
+handling (a dead instance is skipped on connect errors), per-location
+balancing (least_conn for REST and actions, ``ip_hash`` for socket.io,
+whose long-polling transport needs sticky sessions) and ``error_page`` to
+turn a dead or failing upstream into a polite "please try again" instead of
+a bare 502. :class:`Cluster` starts the same process table without honcho,
+so that benchmarks and tests can kill and restart single processes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+from urllib.parse import unquote, urlparse
+
+from kefu.config import PROJECT_ROOT, Settings, load_settings
+
+BIN = Path(sys.executable).parent
+MODEL = PROJECT_ROOT / "models" / "kefu.tar.gz"
+ENDPOINTS = PROJECT_ROOT / "endpoints.production.yml"
+EVENTS_QUEUE = "kefu_events"
+EVENTS_EXCHANGE = "kefu-events"
+
+#: what the REST channel answers when no Rasa instance could (a list of
+#: messages, like a normal reply, with status 503 and Retry-After).
+BUSY_REPLY = ('[{"recipient_id": "", "text": "抱歉亲，系统有点忙，请稍后再试一次。'
+              'Sorry, we are busy right now, please try again in a moment."}]')
+#: what the action balancer answers when no action server could: the
+#: backend-down answer, then listen (so that no form loops on an action
+#: that cannot run). For the per-turn slot validation, nothing (Rasa keeps
+#: the slots as they are), so that the shopper gets the apology once.
+ACTION_DOWN_REPLY = ('{"events": [{"event": "followup", "name": "action_listen"}], '
+                     '"responses": [{"response": "utter_backend_down"}]}')
+VALIDATION_DOWN_REPLY = '{"events": [], "responses": []}'
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if not found:
+        raise RuntimeError("nginx is not installed: `apt-get install nginx-light` (make run-prod does it as root)")
+    return found
+
+
+@dataclass
+class Layout:
+    """Ports of every process (all on 127.0.0.1 here; one host per service
+    in docker-compose)."""
+
+    rasa_ports: List[int]
+    action_ports: List[int]
+    port: int = 5005  # the balancer: REST, socket.io, Rasa API
+    action_port: int = 5055  # the balancer for the action servers
+    desk_port: Optional[int] = 5006
+    run_dir: Path = PROJECT_ROOT / "var" / "prod"
+    model: Path = MODEL
+
+    @classmethod
+    def default(cls, rasa: int, actions: int, port: int = 5005, action_port: int = 5055,
+                desk_port: Optional[int] = 5006, run_dir: Optional[Path] = None) -> "Layout":
+        return cls([port + 100 + i for i in range(rasa)], [action_port + 100 + i for i in range(actions)],
+                   port, action_port, desk_port, run_dir or PROJECT_ROOT / "var" / "prod")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+
+def derived_env(settings: Settings, action_url: str, env: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """The variables endpoints.production.yml reads, from the URLs."""
+    if not settings.redis_url:
+        raise ValueError("the production profile needs REDIS_URL")
+    if not settings.rabbitmq_url:
+        raise ValueError("the production profile needs RABBITMQ_URL")
+    redis = urlparse(settings.redis_url)
+    if redis.scheme not in ("redis", "rediss"):
+        raise ValueError(f"REDIS_URL must be redis://host:port/db, not {settings.redis_url!r}")
+    rabbit = urlparse(settings.rabbitmq_url)
+    if rabbit.scheme not in ("amqp", "amqps"):
+        raise ValueError(f"RABBITMQ_URL must be amqp://user:password@host:port/, not {settings.rabbitmq_url!r}")
+    return {
+        "KEFU_PROFILE": "production",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "RABBITMQ_URL": settings.rabbitmq_url,
+        "KEFU_REDIS_HOST": redis.hostname or "127.0.0.1",
+        "KEFU_REDIS_PORT": str(redis.port or 6379),
+        "KEFU_REDIS_DB": (redis.path or "/0").strip("/") or "0",
+        "KEFU_REDIS_PASSWORD": unquote(redis.password or ""),
+        "KEFU_RABBITMQ_HOST": rabbit.hostname or "127.0.0.1",
+        "KEFU_RABBITMQ_PORT": str(rabbit.port or 5672),
+        "KEFU_RABBITMQ_USER": unquote(rabbit.username or "guest"),
+        "KEFU_RABBITMQ_PASSWORD": unquote(rabbit.password or "guest"),
+        "KEFU_EVENTS_QUEUE": env.get("KEFU_EVENTS_QUEUE") or EVENTS_QUEUE,
+        "KEFU_EVENTS_EXCHANGE": env.get("KEFU_EVENTS_EXCHANGE") or EVENTS_EXCHANGE,
+        "KEFU_ACTION_URL": env.get("KEFU_ACTION_URL") or action_url,
+    }
+
+
+def nginx_conf(rasa: List[str], actions: List[str], port: int, action_port: int, run_dir: Path,
+               pid: bool = True, listen_host: str = "127.0.0.1") -> str:
+    """nginx.conf for the balancers; ``rasa`` and ``actions`` are host:port."""
+    def servers(addresses: List[str]) -> str:
+        return "".join(f"        server {a} max_fails=1 fail_timeout=5s;\n" for a in addresses)
+
+    return f"""# generated by kefu.production: the balancer in front of Rasa and the action servers
+worker_processes 1;
+error_log stderr warn;
+{f'pid {run_dir / "nginx.pid"};' if pid else ''}
+events {{ worker_connections 4096; }}
+
+http {{
+    access_log off;
+    client_body_temp_path {run_dir}/nginx-body;
+    proxy_temp_path {run_dir}/nginx-proxy;
+    fastcgi_temp_path {run_dir}/nginx-fastcgi;
+    uwsgi_temp_path {run_dir}/nginx-uwsgi;
+    scgi_temp_path {run_dir}/nginx-scgi;
+    client_max_body_size 2m;
+    client_body_buffer_size 2m;  # action requests stay in memory: $request_body below
+
+    upstream kefu_rasa {{
+        least_conn;
+{servers(rasa)}        keepalive 32;
+    }}
+    # socket.io long-polling keeps a session in one process: sticky by address
+    upstream kefu_rasa_sticky {{
+        ip_hash;
+{servers(rasa)}    }}
+    upstream kefu_actions {{
+        least_conn;
+{servers(actions)}        keepalive 32;
+    }}
+
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
+    map $request_body $kefu_action_down {{
+        "~\\"next_action\\"\\s*:\\s*\\"action_validate_slot_mappings\\"" '{VALIDATION_DOWN_REPLY}';
+        default '{ACTION_DOWN_REPLY}';
+    }}
+
+    server {{
+        listen {listen_host}:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_read_timeout 120s;
+        proxy_connect_timeout 2s;
+        # a dead instance: try the next one if the request never reached it
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 3;
+
+        location /socket.io/ {{
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_pass http://kefu_rasa_sticky;
+        }}
+        location /webhooks/rest/webhook {{
+            proxy_set_header Connection "";
+            proxy_intercept_errors on;
+            error_page 500 502 503 504 = @busy;
+            proxy_pass http://kefu_rasa;
+        }}
+        location / {{
+            proxy_set_header Connection "";
+            proxy_pass http://kefu_rasa;
+        }}
+        location @busy {{
+            default_type "application/json; charset=utf-8";
+            add_header Retry-After 2 always;
+            return 503 '{BUSY_REPLY}';
+        }}
+    }}
+
+    server {{
+        listen {listen_host}:{action_port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_read_timeout 60s;
+        proxy_connect_timeout 2s;
+        proxy_next_upstream error timeout;  # never re-run an action that was sent
+        location / {{
+            proxy_intercept_errors on;
+            error_page 500 502 503 504 = @actions_down;
+            proxy_pass http://kefu_actions;
+        }}
+        location @actions_down {{
+            default_type application/json;
+            return 200 $kefu_action_down;
+        }}
+    }}
+}}
+"""
+
+
+def compose_nginx_conf() -> str:
+    """deploy/nginx.conf: the same balancer for docker-compose, where the
+    ``rasa`` and ``actions`` services have several replicas (nginx adds every
+    address a name resolves to at start)."""
+    return nginx_conf(["rasa:5005"], ["actions:5055"], 5005, 5055, Path("/var/cache/nginx"),
+                      pid=False, listen_host="0.0.0.0")
+
+
+def process_table(layout: Layout, credentials: Path) -> Dict[str, List[str]]:
+    """name -> command line of every process (the Procfile's lines)."""
+    rasa = str(BIN / "rasa")
+    table: Dict[str, List[str]] = {}
+    for i, port in enumerate(layout.action_ports, 1):
+        table[f"actions{i}"] = [rasa, "run", "actions", "--port", str(port), "--actions", "actions"]
+    for i, port in enumerate(layout.rasa_ports, 1):
+        table[f"rasa{i}"] = [
+            rasa, "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(layout.model),
+            "--endpoints", str(ENDPOINTS), "--credentials", str(credentials),
+        ]
+    table["balancer"] = [nginx_binary(), "-p", str(layout.run_dir), "-c", str(layout.run_dir / "nginx.conf"),
+                         "-g", "daemon off;"]
+    if layout.desk_port:
+        table["desk"] = ["env", f"KEFU_DESK_PORT={layout.desk_port}", f"KEFU_RASA_URL={layout.url}",
+                         sys.executable, "-m", "kefu.desk"]
+    return table
+
+
+def procfile(table: Mapping[str, List[str]]) -> str:
+    return "".join(f"{name}: {shlex.join(command)}\n" for name, command in table.items())
+
+
+def health_url(name: str, layout: Layout) -> Optional[str]:
+    if name.startswith("actions"):
+        return f"http://127.0.0.1:{layout.action_ports[int(name[7:]) - 1]}/health"
+    if name.startswith("rasa"):
+        return f"http://127.0.0.1:{layout.rasa_ports[int(name[4:]) - 1]}/status"
+    if name == "balancer":
+        return f"{layout.url}/status"
+    if name == "desk":
+        return f"http://127.0.0.1:{layout.desk_port}/healthz"
+    return None
+
+
+def prepare(settings: Settings, run_dir: Path, env: Mapping[str, str], seed_orders: int = 3000) -> Path:
+    """Migrate and seed the shop if empty, check Redis and RabbitMQ answer,
+    write the effective credentials; returns the credentials file."""
+    from kefu.launcher import effective_credentials
+    from kefu.store.db import make_engine, migrate
+    from kefu.store.seed import seed
+
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    seed(engine, orders=seed_orders)
+    engine.dispose()
+    import redis
+
+    redis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=3).ping()
+    import socket
+
+    rabbit = urlparse(settings.rabbitmq_url or "")
+    socket.create_connection((rabbit.hostname or "127.0.0.1", rabbit.port or 5672), timeout=3).close()
+    run_dir.mkdir(parents=True, exist_ok=True)  # nginx creates its temp dirs there for its workers
+    return production_credentials(effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir))
+
+
+def production_credentials(path: Path) -> Path:
+    """The effective credentials with Rasa's ``rest`` channel replaced by
+    :class:`kefu.reliable_rest.ReliableRestInput` (same URL and format, but a
+    failure is answered with "please try again" instead of a silent ``[]``)."""
+    import yaml
+
+    channels = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rewritten = {("kefu.reliable_rest.ReliableRestInput" if name == "rest" else name): conf
+                 for name, conf in channels.items()}
+    path.write_text(yaml.safe_dump(rewritten, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _ok(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class Cluster:
+    """The production process table run as child processes, each one
+    restartable on its own (benchmarks, fault tests)."""
+
+    layout: Layout
+    env: Dict[str, str]
+    table: Dict[str, List[str]]
+    processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, layout: Layout, env: Optional[Mapping[str, str]] = None, seed_orders: int = 3000) -> "Cluster":
+        """Configure (nothing started): ``env`` overrides os.environ."""
+        environment = {**os.environ, **(env or {}), "KEFU_PROFILE": "production"}
+        environment.setdefault("PYTHONPATH", str(PROJECT_ROOT))
+        settings = _settings_from(environment)
+        environment.update(derived_env(settings, layout.action_url, environment))
+        layout.run_dir.mkdir(parents=True, exist_ok=True)
+        credentials = prepare(settings, layout.run_dir, environment, seed_orders)
+        (layout.run_dir / "nginx.conf").write_text(nginx_conf(
+            [f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
+            layout.port, layout.action_port, layout.run_dir), encoding="utf-8")
+        table = process_table(layout, credentials)
+        (layout.run_dir / "Procfile").write_text(procfile(table), encoding="utf-8")
+        return cls(layout, environment, table)
+
+    def spawn(self, name: str) -> subprocess.Popen:
+        log = open(self.layout.run_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(self.table[name], cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def wait(self, names: List[str], timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [n for n in names if health_url(n, self.layout)]
+        while pending:
+            for name in list(pending):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.layout.run_dir}/{name}.log")
+                if _ok(health_url(name, self.layout) or ""):
+                    pending.remove(name)
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"{', '.join(pending)} did not answer within {timeout:.0f} s")
+            if pending:
+                time.sleep(0.5)
+
+    def start(self, timeout: float = 300) -> "Cluster":
+        """Start everything; return once every process answers its health check."""
+        try:
+            order = [n for n in self.table if n.startswith("actions")] + ["balancer"] + \
+                    [n for n in self.table if n.startswith("rasa")]
+            for name in order:
+                self.spawn(name)
+            self.wait(order, timeout)
+            if "desk" in self.table:
+                self.spawn("desk")
+                self.wait(["desk"], timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def restart(self, name: str, timeout: float = 300) -> None:
+        self.terminate(name)
+        self.spawn(name)
+        self.wait([name], timeout)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process (a crash)."""
+        process = self.processes.get(name)
+        if process and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def terminate(self, name: str, timeout: float = 20) -> None:
+        process = self.processes.get(name)
+        if process and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def pids(self) -> Dict[str, int]:
+        return {n: p.pid for n, p in self.processes.items() if p.poll() is None}
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name in reversed(list(self.processes)):
+            self.terminate(name)
+
+
+def _settings_from(env: Mapping[str, str]) -> Settings:
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        return load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run(layout: Layout) -> int:
+    """`make run-prod`: honcho runs the generated Procfile in the foreground."""
+    cluster = Cluster.create(layout)
+    honcho = [str(BIN / "honcho"), "start", "-f", str(layout.run_dir / "Procfile"), "-d", str(PROJECT_ROOT)]
+    supervisor = subprocess.Popen(honcho, cwd=PROJECT_ROOT, env=cluster.env)
+    stop = {"now": False}
+
+    def on_signal(*_: object) -> None:
+        stop["now"] = True
+        if supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    deadline = time.monotonic() + 600
+    rasa_health = [f"http://127.0.0.1:{p}/status" for p in layout.rasa_ports]
+    while supervisor.poll() is None and not stop["now"] and time.monotonic() < deadline:
+        if all(_ok(u) for u in rasa_health) and _ok(f"{layout.url}/status"):
+            print(
+                f"\nKefu (production profile) is running: {len(layout.rasa_ports)} Rasa instances, "
+                f"{len(layout.action_ports)} action servers behind nginx.\n"
+                f"  REST:       curl -s {layout.url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+                "-d '{\"sender\": \"me\", \"message\": \"你好\"}'\n"
+                f"  web widget: {layout.url}/webchat/demo\n"
+                + (f"  agent desk: http://127.0.0.1:{layout.desk_port}/\n" if layout.desk_port else "")
+                + f"  tracker + lock store: {cluster.env['REDIS_URL']}; events: RabbitMQ queue "
+                f"{cluster.env['KEFU_EVENTS_QUEUE']}; shop: {cluster.env['DATABASE_URL'].split('@')[-1]}\n"
+                "Press Ctrl-C to stop.\n", flush=True)
+            break
+        time.sleep(1)
+    code = supervisor.wait()
+    return 0 if stop["now"] else code  # stopped on request: a clean exit
+
+
+def exec_rasa(port: int, model: Path) -> None:
+    """One Rasa instance (docker-compose): derive the variables, exec Rasa."""
+    from kefu.launcher import effective_credentials
+
+    settings = load_settings()
+    env = {**os.environ, **derived_env(settings, os.environ.get("KEFU_ACTION_URL") or "http://127.0.0.1:5055/webhook")}
+    run_dir = Path(os.environ.get("KEFU_RUN_DIR") or PROJECT_ROOT / "var" / "prod")
+    credentials = production_credentials(effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir))
+    command = [str(BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(model),
+               "--endpoints", str(ENDPOINTS), "--credentials", str(credentials)]
+    os.execve(command[0], command, env)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Kefu's production profile: Redis, PostgreSQL, RabbitMQ, "
+                                                 "N Rasa instances and M action servers behind nginx.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "procfile", "nginx-conf"):
+        p = sub.add_parser(name)
+        p.add_argument("--rasa", type=int, default=None, help="Rasa instances (KEFU_RASA_INSTANCES, default 2)")
+        p.add_argument("--actions", type=int, default=None, help="action servers (KEFU_ACTION_INSTANCES, default 2)")
+        p.add_argument("--port", type=int, default=5005)
+        p.add_argument("--action-port", type=int, default=5055)
+        p.add_argument("--desk-port", type=int, default=5006, help="0: no agent desk")
+        p.add_argument("--compose", action="store_true", help="nginx-conf: deploy/nginx.conf for docker-compose")
+    p = sub.add_parser("rasa", help="exec one Rasa instance (docker-compose)")
+    p.add_argument("--port", type=int, default=5005)
+    p.add_argument("--model", default=str(MODEL))
+    args = parser.parse_args(argv)
+    os.environ["KEFU_PROFILE"] = "production"
+    if args.command == "rasa":
+        exec_rasa(args.port, Path(args.model))
+        return 1
+    settings = load_settings()
+    layout = Layout.default(args.rasa or settings.rasa_instances, args.actions or settings.action_instances,
+                            args.port, args.action_port, args.desk_port or None)
+    if args.command == "run":
+        return run(layout)
+    if args.command == "nginx-conf" and args.compose:
+        print(compose_nginx_conf(), end="")
+        return 0
+    if args.command == "nginx-conf":
+        print(nginx_conf([f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
+                         layout.port, layout.action_port, layout.run_dir), end="")
+        return 0
+    credentials = layout.run_dir / "credentials.effective.yml"
+    print(procfile(process_table(layout, credentials)), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""`make run-prod`'s process table, started for real: 2 Rasa instances and
+an action server behind nginx, the agent desk, Redis, PostgreSQL, RabbitMQ.
+A conversation through the balancer works, its turns can land on either
+instance (one tracker in Redis), the order comes from PostgreSQL, and its
+events arrive in the RabbitMQ queue."""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import requests
+
+from kefu.production import Cluster, Layout, nginx_binary
+from kefu.store.db import create_database_if_missing
+from tests.conftest import IN_CI, MODEL, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _database(server_url: str, name: str) -> str:
+    url = f"{server_url.rsplit('/', 1)[0]}/{name}"
+    create_database_if_missing(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_url, rabbitmq_url, postgres_server_url, tmp_path_factory):
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train`")
+    try:
+        nginx_binary()
+    except RuntimeError as error:
+        if IN_CI:
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    tag = uuid.uuid4().hex[:8]
+    layout = Layout([free_port(), free_port()], [free_port()], free_port(), free_port(), free_port(),
+                    tmp_path_factory.mktemp("prod"))
+    cluster = Cluster.create(layout, {
+        "DATABASE_URL": _database(postgres_server_url, "kefu_prod_pytest"), "REDIS_URL": redis_url,
+        "RABBITMQ_URL": rabbitmq_url, "KEFU_EVENTS_QUEUE": f"kefu_events_test_{tag}",
+        "KEFU_EVENTS_EXCHANGE": f"kefu-events-test-{tag}",
+    }, seed_orders=200)
+    cluster.start(timeout=400)
+    yield cluster
+    cluster.stop()
+    asyncio.run(_drop_queue(rabbitmq_url, cluster.env["KEFU_EVENTS_QUEUE"], cluster.env["KEFU_EVENTS_EXCHANGE"]))
+
+
+async def _drop_queue(url: str, queue: str, exchange: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)
+
+
+async def _events(url: str, queue: str, sender: str, users: int, timeout: float = 30):
+    import aio_pika
+
+    found = []
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue, ensure=True)
+        deadline = asyncio.get_event_loop().time() + timeout
+        while sum(e.get("event") == "user" for e in found) < users and asyncio.get_event_loop().time() < deadline:
+            message = await q.get(fail=False, no_ack=True)
+            if message is None:
+                await asyncio.sleep(0.2)
+                continue
+            event = json.loads(message.body)
+            if event.get("sender_id") == sender:
+                found.append(event)
+        # the bot's answer to the last message follows it
+        for _ in range(20):
+            message = await q.get(fail=False, no_ack=True)
+            if message is None:
+                break
+            event = json.loads(message.body)
+            if event.get("sender_id") == sender:
+                found.append(event)
+    return found
+
+
+def say(url: str, sender: str, message: str) -> str:
+    reply = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=90)
+    assert reply.status_code == 200, reply.text
+    return "\n".join(m.get("text", "") for m in reply.json())
+
+
+def test_two_rasa_instances_answer_behind_the_balancer(cluster):
+    layout = cluster.layout
+    for port in layout.rasa_ports:
+        assert requests.get(f"http://127.0.0.1:{port}/status", timeout=10).status_code == 200
+    assert requests.get(f"{layout.url}/status", timeout=10).status_code == 200
+    assert requests.get(f"http://127.0.0.1:{layout.desk_port}/healthz", timeout=10).status_code == 200
+    assert "rasa1:" in (layout.run_dir / "Procfile").read_text() and "balancer:" in (layout.run_dir / "Procfile").read_text()
+
+
+def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis_url, rabbitmq_url):
+    import redis
+
+    layout = cluster.layout
+    sender = f"prod-{uuid.uuid4().hex[:10]}"
+    first, second = (f"http://127.0.0.1:{p}" for p in layout.rasa_ports)
+    assert say(layout.url, sender, "你好")
+    assert "订单号" in say(first, sender, "我的订单到哪了")  # instance 1
+    assert "后4位" in say(second, sender, "2611010000000001")  # instance 2 continues the same tracker
+    assert "运输中" in say(layout.url, sender, "5678")  # the order, from PostgreSQL
+    client = redis.Redis.from_url(redis_url)
+    keys = [k.decode() for k in client.scan_iter(f"kefu*{sender}")]
+    assert keys, "the tracker is in Redis"
+    tracker = requests.get(f"{layout.url}/conversations/{sender}/tracker", timeout=30).json()
+    users = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert users == ["你好", "我的订单到哪了", "2611010000000001", "5678"]
+    events = asyncio.run(_events(rabbitmq_url, cluster.env["KEFU_EVENTS_QUEUE"], sender, users=4))
+    kinds = [e["event"] for e in events]
+    assert kinds.count("user") == 4 and "bot" in kinds, kinds
+    assert [e["text"] for e in events if e["event"] == "user"] == users
+    client.delete(*keys)
+
+
+def test_a_dead_instance_is_skipped_by_the_balancer(cluster):
+    layout = cluster.layout
+    cluster.kill("rasa2")  # the module's last test: the fixture stops the rest
+    sender = f"prod-{uuid.uuid4().hex[:10]}"
+    for message in ("你好", "我的订单到哪了", "谢谢"):
+        assert say(layout.url, sender, message)

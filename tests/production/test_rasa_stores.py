@@ -1,0 +1,86 @@
+"""Rasa's Redis tracker store and lock store as endpoints.production.yml
+configures them, on the real Redis: what one instance saves another reads,
+and two instances never process one conversation at the same time."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+from rasa.core.lock_store import LockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
+
+from kefu.config import load_settings
+from kefu.production import ENDPOINTS, derived_env
+
+
+@pytest.fixture
+def production_env(redis_url, monkeypatch):
+    monkeypatch.setenv("KEFU_PROFILE", "production")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    for key, value in derived_env(load_settings(), "http://127.0.0.1:5055/webhook", {}).items():
+        monkeypatch.setenv(key, value)
+
+
+def _endpoint(name: str):
+    return read_endpoint_config(str(ENDPOINTS), name)
+
+
+def test_the_endpoints_file_configures_redis_stores(production_env, redis_url):
+    tracker = _endpoint("tracker_store")
+    lock = _endpoint("lock_store")
+    assert tracker.type == "redis" and lock.type == "redis"
+    assert tracker.url == urlparse(redis_url).hostname
+
+
+def test_a_tracker_saved_by_one_instance_is_read_by_another(production_env):
+    domain = Domain.empty()
+    first = TrackerStore.create(_endpoint("tracker_store"), domain)
+    second = TrackerStore.create(_endpoint("tracker_store"), domain)
+    assert type(first).__name__ == "RedisTrackerStore"
+    sender = f"test-{uuid.uuid4().hex[:10]}"
+    tracker = DialogueStateTracker.from_events(sender, [
+        ActionExecuted("action_listen"), UserUttered("我的订单到哪了", metadata={"kefu_turn": "00.0"}),
+        BotUttered("亲，麻烦提供一下订单号"), ActionExecuted("action_listen"),
+    ])
+
+    async def roundtrip():
+        await first.save(tracker)
+        return await second.retrieve(sender)
+
+    try:
+        loaded = asyncio.run(roundtrip())
+        users = [e for e in loaded.events if isinstance(e, UserUttered)]
+        assert [u.text for u in users] == ["我的订单到哪了"]
+        assert users[0].metadata.get("kefu_turn") == "00.0"
+    finally:
+        first.red.delete(f"{first.key_prefix}{sender}")
+
+
+def test_two_instances_lock_one_conversation_in_turn(production_env):
+    first = LockStore.create(_endpoint("lock_store"))
+    second = LockStore.create(_endpoint("lock_store"))
+    assert type(first).__name__ == "RedisLockStore"
+    sender = f"test-{uuid.uuid4().hex[:10]}"
+    order = []
+
+    async def handle(store, name, hold):
+        async with store.lock(sender, wait_time_in_seconds=0.05):
+            order.append(f"{name} in")
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    async def both():
+        one = asyncio.create_task(handle(first, "A", 0.5))
+        await asyncio.sleep(0.1)
+        two = asyncio.create_task(handle(second, "B", 0.0))
+        await asyncio.gather(one, two)
+
+    asyncio.run(both())
+    assert order == ["A in", "A out", "B in", "B out"]

@@ -1,0 +1,107 @@
+"""KEFU_PROFILE=production: the one setting; endpoints and deploy files."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kefu.config import load_settings
+from kefu.production import ENDPOINTS, compose_nginx_conf, derived_env, nginx_conf
+from tests.conftest import IN_CI
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def test_embedded_is_the_default(monkeypatch):
+    for name in ("KEFU_PROFILE", "REDIS_URL", "DATABASE_URL", "RABBITMQ_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.profile == "embedded"
+    assert settings.database_url.startswith("sqlite:///") and settings.redis_url is None
+    assert settings.rabbitmq_url is None and settings.rasa_instances == 1
+
+
+def test_production_profile_defaults_to_this_machines_servers(monkeypatch):
+    for name in ("REDIS_URL", "DATABASE_URL", "RABBITMQ_URL", "KEFU_RASA_INSTANCES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KEFU_PROFILE", "production")
+    settings = load_settings()
+    assert settings.database_url.startswith("postgresql://")
+    assert settings.redis_url.startswith("redis://") and settings.rabbitmq_url.startswith("amqp://")
+    assert settings.rasa_instances == 2 and settings.action_instances == 2
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6380/3")
+    assert load_settings().redis_url == "redis://cache:6380/3"
+    monkeypatch.setenv("KEFU_PROFILE", "prod-ish")
+    with pytest.raises(ValueError):
+        load_settings()
+
+
+def test_derived_variables_fill_every_variable_of_the_production_endpoints(monkeypatch):
+    monkeypatch.setenv("KEFU_PROFILE", "production")
+    monkeypatch.setenv("REDIS_URL", "redis://:s%40cret@cache:6380/3")
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://kefu:pw@mq:5673/")
+    env = derived_env(load_settings(), "http://lb:5055/webhook", {})
+    assert env["KEFU_REDIS_HOST"] == "cache" and env["KEFU_REDIS_PORT"] == "6380" and env["KEFU_REDIS_DB"] == "3"
+    assert env["KEFU_REDIS_PASSWORD"] == "s@cret"
+    assert (env["KEFU_RABBITMQ_HOST"], env["KEFU_RABBITMQ_USER"], env["KEFU_RABBITMQ_PORT"]) == ("mq", "kefu", "5673")
+    text = ENDPOINTS.read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    assert used <= set(env), used - set(env)
+    assert not re.search(r"[\"']\$\{", text), "Rasa only expands unquoted ${VAR}"
+    endpoints = yaml.safe_load(text)
+    assert endpoints["tracker_store"]["type"] == "redis" and endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["event_broker"]["type"] == "pika"
+
+
+def test_the_balancer_config_is_valid_nginx(tmp_path):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        if IN_CI:
+            pytest.fail("nginx must be installed under CI (make test installs it)")
+        pytest.skip("nginx is not installed (make test and make run-prod install it as root)")
+    conf = nginx_conf(["127.0.0.1:1"], ["127.0.0.1:2"], 18080, 18081, tmp_path)
+    (tmp_path / "nginx.conf").write_text(conf, encoding="utf-8")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # the compose variant too, with the service names resolved here
+    compose = compose_nginx_conf().replace("rasa:5005", "127.0.0.1:1").replace("actions:5055", "127.0.0.1:2")
+    compose = compose.replace("/var/cache/nginx", str(tmp_path)).replace("0.0.0.0:", "127.0.0.1:")
+    (tmp_path / "compose.conf").write_text(compose + f"pid {tmp_path}/c.pid;\n", encoding="utf-8")
+    result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "compose.conf")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_nginx_conf_is_the_generated_one():
+    shipped = (DEPLOY / "nginx.conf").read_text(encoding="utf-8").split("\n", 1)[1]
+    assert shipped == compose_nginx_conf().split("\n", 1)[1], \
+        "regenerate: python -m kefu.production nginx-conf --compose > deploy/nginx.conf"
+
+
+def test_docker_compose_has_every_service_and_the_production_environment():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {"redis", "postgres", "rabbitmq", "migrate", "rasa", "actions", "desk", "nginx"} <= set(services)
+    for name in ("rasa", "actions", "desk", "migrate"):
+        env = services[name]["environment"]
+        assert env["KEFU_PROFILE"] == "production"
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["REDIS_URL"].startswith("redis://redis:")
+        assert env["RABBITMQ_URL"].startswith("amqp://") and "@rabbitmq:5672" in env["RABBITMQ_URL"]
+        assert env["KEFU_ACTION_URL"] == "http://nginx:5055/webhook"
+    assert services["rasa"]["command"][:3] == ["python", "-m", "kefu.production"]
+    assert "replicas" in services["rasa"]["deploy"] and "replicas" in services["actions"]["deploy"]
+    assert services["desk"]["environment"]["KEFU_RASA_URL"] == "http://nginx:5005"
+    assert any("nginx.conf" in v for v in services["nginx"]["volumes"])
+    assert "--appendonly" in services["redis"]["command"]
+    # no secret in the file: passwords come from the environment / deploy/.env
+    text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "${POSTGRES_PASSWORD:?" in text and "${RABBITMQ_PASSWORD:?" in text
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "requirements.lock" in dockerfile and "requirements-rasa.lock" in dockerfile
