@@ -89,8 +89,15 @@ def language(tracker: Tracker) -> str:
 Run = Callable[..., Awaitable[List[Dict[Text, Any]]]]
 
 
-def backend_guard(run: Run) -> Run:
-    """Wrap an action's `run`: any exception becomes the backend-down answer."""
+def _no_events(_tracker: Tracker) -> List[Dict[Text, Any]]:
+    return []
+
+
+def backend_guard(
+    run: Run, events_on_failure: Callable[[Tracker], List[Dict[Text, Any]]] = _no_events
+) -> Run:
+    """Wrap an action's `run`: any exception becomes the backend-down answer,
+    with ``events_on_failure(tracker)`` (none by default)."""
 
     @functools.wraps(run)
     async def guarded(
@@ -101,6 +108,6 @@ def backend_guard(run: Run) -> Run:
         except Exception:  # noqa: BLE001 - the shopper must get an answer
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_backend_down")
-            return []
+            return events_on_failure(tracker)
 
     return guarded

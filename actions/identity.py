@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -57,6 +58,10 @@ def authorised_order_id(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def _unfilled(tracker: Tracker) -> List[Dict[Text, Any]]:
+    return [SlotSet(name, None) for name in tracker.slots_to_validate()]
+
+
 class OrderProofForm(FormValidationAction):
     """Base of every form whose first slots are `order_id` and `phone_last4`."""
 
@@ -66,7 +71,12 @@ class OrderProofForm(FormValidationAction):
         registers only concrete subclasses)."""
 
     async def run(self, dispatcher, tracker, domain):  # type: ignore[override]
-        return await backend_guard(FormValidationAction.run)(
+        """When the backend fails, the apology comes with the slots this turn
+        filled set back to empty: the form then asks for them again instead
+        of going on with values it could not check, and the shopper's retry
+        is checked like a first answer (rather than arriving after the form
+        ended and being misunderstood)."""
+        return await backend_guard(FormValidationAction.run, _unfilled)(
             self, dispatcher, tracker, domain
         )
 
@@ -121,6 +131,4 @@ class OrderProofForm(FormValidationAction):
 
 
 def clear_flow_slots() -> List[Dict[Text, Any]]:
-    from rasa_sdk.events import SlotSet
-
     return [SlotSet(slot, None) for slot in FLOW_SLOTS]

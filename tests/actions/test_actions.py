@@ -411,9 +411,11 @@ def test_backend_down_gets_a_polite_answer(action, slots):
 
 def test_backend_down_inside_a_form(tmp_path):
     backend.use_store(ShopStore(make_engine("postgresql://kefu@127.0.0.1:9/nowhere")))
-    messages, _ = run(orders.ValidateOrderStatusForm(), tracker({"order_id": SHIPPED}, "5678",
-                                                                set_now={"phone_last4": "5678"}))
+    messages, events = run(orders.ValidateOrderStatusForm(), tracker({"order_id": SHIPPED}, "5678",
+                                                                     set_now={"phone_last4": "5678"}))
     assert responses(messages) == ["utter_backend_down"]
+    # the unchecked digits are not kept: the form asks for them again
+    assert slot_values(events) == {"phone_last4": None}
 
 
 def test_where_is_my_refund_also_finds_the_refund_of_a_return(shop):
