@@ -17,6 +17,9 @@ Why a subclass of Rasa's ``SocketIOInput``:
   so its own session rooms are never joined; this channel awaits it.
 * Bad input (not a dict, empty, oversized, a malformed session id) is
   answered politely or dropped, never reaches the conversation.
+* A message the assistant fails to process (e.g. its conversation lock
+  could not be taken) is answered "please try again"
+  (:func:`channels.rest.answering_failures`), not dropped in silence.
 
 The widget (``channels/web/widget.js``, ``widget.css``), the socket.io client
 and a demo shop page are served from ``/webchat/`` by the same server, so a
@@ -54,6 +57,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from channels.delivery import send_with_retry
+from channels.rest import answering_failures
 from kefu.privacy import redact
 
 logger = logging.getLogger(__name__)
@@ -447,6 +451,8 @@ class WebChatInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
             logger.debug("webchat: session %s joined", session_hash(session_id))
 
+        handle = answering_failures(on_new_message)
+
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
             try:
@@ -462,7 +468,7 @@ class WebChatInput(SocketIOInput):
                 return
             logger.debug("webchat: message from %s: %s", session_hash(incoming.session_id), redact(incoming.text)[:80])
             output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
-            await on_new_message(UserMessage(
+            await handle(UserMessage(
                 incoming.text, output, incoming.session_id,
                 input_channel=self.name(), metadata=incoming.metadata,
             ))

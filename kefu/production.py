@@ -293,12 +293,12 @@ def prepare(settings: Settings, run_dir: Path, env: Mapping[str, str], seed_orde
 
 def production_credentials(path: Path) -> Path:
     """The effective credentials with Rasa's ``rest`` channel replaced by
-    :class:`kefu.reliable_rest.ReliableRestInput` (same URL and format, but a
+    :class:`channels.rest.ReliableRestInput` (same URL and format, but a
     failure is answered with "please try again" instead of a silent ``[]``)."""
     import yaml
 
     channels = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rewritten = {("kefu.reliable_rest.ReliableRestInput" if name == "rest" else name): conf
+    rewritten = {("channels.rest.ReliableRestInput" if name == "rest" else name): conf
                  for name, conf in channels.items()}
     path.write_text(yaml.safe_dump(rewritten, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

@@ -17,6 +17,7 @@ import requests
 import socketio
 from sanic import Sanic
 
+from channels.rest import TRY_AGAIN
 from channels.webchat import (
     BadMessage,
     WebChatInput,
@@ -146,6 +147,8 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
     received = []
 
     async def on_new_message(message):  # the fake assistant answers with buttons
+        if message.text == "锁超时":
+            raise RuntimeError("Error while acquiring lock")  # e.g. Redis restarting
         received.append(message)
         await message.output_channel.send_text_with_buttons(
             message.sender_id, "要转人工吗？", [{"title": "转人工", "payload": "/request_human"}])
@@ -195,6 +198,10 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
         assert (await asyncio.wait_for(bot.get(), 5))["attachment"]["payload"]["src"] == "https://img.example.com/a.png"
         sent = [d for d in state.deliveries("webchat") if d.recipient_key == recipient_key(SESSION)]
         assert len(sent) == 3 and {d.status for d in sent} == {"sent"}
+
+        # the assistant fails: the shopper is asked to try again, not left waiting
+        await client.emit("user_uttered", {"message": "锁超时", "session_id": SESSION, "metadata": {"lang": "zh"}})
+        assert await asyncio.wait_for(bot.get(), 5) == {"text": TRY_AGAIN}
 
         # bad input: a polite notice for a huge message, silence for junk; nothing reaches the assistant
         await client.emit("user_uttered", {"message": "长" * 3000, "session_id": SESSION, "metadata": {"lang": "zh"}})

@@ -9,7 +9,7 @@ import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from kefu.production import production_credentials
-from kefu.reliable_rest import TRY_AGAIN, ReliableRestInput, answering_failures
+from channels.rest import TRY_AGAIN, ReliableRestInput, answering_failures
 
 
 def test_a_failure_is_answered_with_try_again():
@@ -54,4 +54,4 @@ def test_production_credentials_use_it_under_the_same_url(tmp_path):
     path = tmp_path / "credentials.yml"
     path.write_text("rest:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n", encoding="utf-8")
     channels = yaml.safe_load(production_credentials(path).read_text(encoding="utf-8"))
-    assert list(channels) == ["kefu.reliable_rest.ReliableRestInput", "channels.webchat.WebChatInput"]
+    assert list(channels) == ["channels.rest.ReliableRestInput", "channels.webchat.WebChatInput"]
