@@ -1,17 +1,17 @@
-"""The REST channel for the production profile: Rasa's own, except that a
-message Rasa fails to process is answered with "please try again".
+"""The REST channel: Rasa's own, except that a message Rasa fails to
+process is answered with "please try again".
 
 Rasa's ``RestInput`` logs an exception raised while handling a message and
 returns ``200 []``: the shopper sees no answer and cannot tell that the
-message was not handled (a silent loss). The same ``[]`` comes back when
-Rasa predicted nothing (after its circuit breaker tripped on an action that
-kept failing, seen with PostgreSQL down). Only during a human handoff is
-no answer the right answer. With Redis behind the lock store
-that happens for real, e.g. while a restarted Redis is still loading its
-data (``LockError``). Here the same failure says, in both languages, that
-we are busy and to try again. Same name (``rest``), same URL
-(``/webhooks/rest/webhook``), same request and response format; the
-production credentials use it in place of ``rest`` (kefu.production).
+message was not handled (a silent loss). That happens for real, e.g. while
+a restarted Redis behind the lock store is still loading its data
+(``LockError``). The same ``[]`` comes back when Rasa predicted nothing
+(after its circuit breaker tripped on an action that kept failing, seen
+with PostgreSQL down). Only during a human handoff is no answer the right
+answer. Here a failure says, in both languages, that we are busy and to try
+again. Same name (``rest``), same URL (``/webhooks/rest/webhook``), same
+request and response format; ``credentials.yml`` names it in place of
+Rasa's ``rest``, and the web widget uses the same guard.
 """
 from __future__ import annotations
 

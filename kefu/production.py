@@ -288,20 +288,7 @@ def prepare(settings: Settings, run_dir: Path, env: Mapping[str, str], seed_orde
     rabbit = urlparse(settings.rabbitmq_url or "")
     socket.create_connection((rabbit.hostname or "127.0.0.1", rabbit.port or 5672), timeout=3).close()
     run_dir.mkdir(parents=True, exist_ok=True)  # nginx creates its temp dirs there for its workers
-    return production_credentials(effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir))
-
-
-def production_credentials(path: Path) -> Path:
-    """The effective credentials with Rasa's ``rest`` channel replaced by
-    :class:`channels.rest.ReliableRestInput` (same URL and format, but a
-    failure is answered with "please try again" instead of a silent ``[]``)."""
-    import yaml
-
-    channels = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rewritten = {("channels.rest.ReliableRestInput" if name == "rest" else name): conf
-                 for name, conf in channels.items()}
-    path.write_text(yaml.safe_dump(rewritten, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir)
 
 
 def _ok(url: str) -> bool:
@@ -467,7 +454,7 @@ def exec_rasa(port: int, model: Path) -> None:
     settings = load_settings()
     env = {**os.environ, **derived_env(settings, os.environ.get("KEFU_ACTION_URL") or "http://127.0.0.1:5055/webhook")}
     run_dir = Path(os.environ.get("KEFU_RUN_DIR") or PROJECT_ROOT / "var" / "prod")
-    credentials = production_credentials(effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir))
+    credentials = effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir)
     command = [str(BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(model),
                "--endpoints", str(ENDPOINTS), "--credentials", str(credentials)]
     os.execve(command[0], command, env)

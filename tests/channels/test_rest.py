@@ -1,15 +1,18 @@
-"""Production REST channel: a message Rasa fails to process (e.g. LockError
+"""The REST channel: a message Rasa fails to process (e.g. LockError
 while a restarted Redis loads its data) is answered "please try again",
 where Rasa's RestInput would answer a silent 200 []."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from kefu.production import production_credentials
 from channels.rest import TRY_AGAIN, ReliableRestInput, answering_failures
+from kefu.launcher import effective_credentials
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_failure_is_answered_with_try_again():
@@ -49,9 +52,11 @@ def test_no_answer_outside_a_handoff_is_answered_with_try_again():
     assert collector.messages == []  # relayed to the agent: silence is right
 
 
-def test_production_credentials_use_it_under_the_same_url(tmp_path):
+def test_the_shops_credentials_use_it_under_rasas_name_and_url(tmp_path):
+    """Every Rasa server (make run, make run-prod) loads it from
+    credentials.yml; the channel keeps Rasa's name, so the URL
+    /webhooks/rest/webhook and the trackers' input_channel stay "rest"."""
     assert ReliableRestInput.name() == "rest"
-    path = tmp_path / "credentials.yml"
-    path.write_text("rest:\nchannels.webchat.WebChatInput:\n  session_persistence: true\n", encoding="utf-8")
-    channels = yaml.safe_load(production_credentials(path).read_text(encoding="utf-8"))
-    assert list(channels) == ["channels.rest.ReliableRestInput", "channels.webchat.WebChatInput"]
+    channels = effective_credentials(ROOT / "credentials.yml", {}, tmp_path)
+    enabled = yaml.safe_load(channels.read_text(encoding="utf-8"))
+    assert "channels.rest.ReliableRestInput" in enabled and "rest" not in enabled
