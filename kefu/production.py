@@ -269,24 +269,58 @@ def health_url(name: str, layout: Layout) -> Optional[str]:
     return None
 
 
+class ServerDown(RuntimeError):
+    """A server the profile needs does not answer (message names it, its
+    variable and its URL without the password)."""
+
+
+def _masked(url: str) -> str:
+    parsed = urlparse(url)
+    if not parsed.password:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
+
+
+def _down(what: str, variable: str, url: str, error: Exception) -> ServerDown:
+    return ServerDown(f"{what} at {_masked(url)} does not answer ({type(error).__name__}: {error}). "
+                      f"Start it, or point {variable} at one; `make run` runs Kefu without any server.")
+
+
+def check_servers(settings: Settings) -> None:
+    """Fail early and clearly when Redis or RabbitMQ is not there (e.g. on a
+    laptop), instead of a connection traceback from deep inside Rasa."""
+    import socket
+
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=3).ping()
+    except (redis.RedisError, OSError) as error:
+        raise _down("Redis", "REDIS_URL", settings.redis_url or "", error) from error
+    rabbit = urlparse(settings.rabbitmq_url or "")
+    try:
+        socket.create_connection((rabbit.hostname or "127.0.0.1", rabbit.port or 5672), timeout=3).close()
+    except OSError as error:
+        raise _down("RabbitMQ", "RABBITMQ_URL", settings.rabbitmq_url or "", error) from error
+
+
 def prepare(settings: Settings, run_dir: Path, env: Mapping[str, str], seed_orders: int = 3000) -> Path:
-    """Migrate and seed the shop if empty, check Redis and RabbitMQ answer,
+    """Check Redis and RabbitMQ answer, migrate and seed the shop if empty,
     write the effective credentials; returns the credentials file."""
+    from sqlalchemy.exc import OperationalError
+
     from kefu.launcher import effective_credentials
     from kefu.store.db import make_engine, migrate
     from kefu.store.seed import seed
 
-    migrate(settings.database_url)
+    check_servers(settings)
+    try:
+        migrate(settings.database_url)
+    except OperationalError as error:
+        raise _down("PostgreSQL", "DATABASE_URL", settings.database_url, error.orig or error) from error
     engine = make_engine(settings.database_url)
     seed(engine, orders=seed_orders)
     engine.dispose()
-    import redis
-
-    redis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=3).ping()
-    import socket
-
-    rabbit = urlparse(settings.rabbitmq_url or "")
-    socket.create_connection((rabbit.hostname or "127.0.0.1", rabbit.port or 5672), timeout=3).close()
     run_dir.mkdir(parents=True, exist_ok=True)  # nginx creates its temp dirs there for its workers
     return effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir)
 
@@ -484,7 +518,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     layout = Layout.default(args.rasa or settings.rasa_instances, args.actions or settings.action_instances,
                             args.port, args.action_port, args.desk_port or None)
     if args.command == "run":
-        return run(layout)
+        try:
+            return run(layout)
+        except ServerDown as down:
+            print(f"kefu: {down}", file=sys.stderr)
+            return 2
     if args.command == "nginx-conf" and args.compose:
         print(compose_nginx_conf(), end="")
         return 0

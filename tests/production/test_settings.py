@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from kefu.config import load_settings
-from kefu.production import ENDPOINTS, compose_nginx_conf, derived_env, nginx_conf
+from kefu.production import (
+    ENDPOINTS, ServerDown, check_servers, compose_nginx_conf, derived_env, main, nginx_conf, prepare,
+)
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +107,31 @@ def test_docker_compose_has_every_service_and_the_production_environment():
     assert "${POSTGRES_PASSWORD:?" in text and "${RABBITMQ_PASSWORD:?" in text
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     assert "requirements.lock" in dockerfile and "requirements-rasa.lock" in dockerfile
+
+
+def test_an_absent_server_is_named_with_its_variable_and_no_password(monkeypatch, capsys):
+    monkeypatch.setenv("KEFU_PROFILE", "production")
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret-pw@127.0.0.1:9/0")  # nothing listens on port 9
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:9/")
+    with pytest.raises(ServerDown) as down:
+        check_servers(load_settings())
+    assert "Redis at redis://:***@127.0.0.1:9/0" in str(down.value) and "REDIS_URL" in str(down.value)
+    assert "s3cret-pw" not in str(down.value)
+    # make run-prod: one clear line and exit status 2, not a traceback
+    assert main(["run", "--desk-port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("kefu: Redis at") and "make run" in error and "s3cret-pw" not in error
+
+
+def test_rabbitmq_and_postgresql_absent_are_named_too(monkeypatch, redis_url, rabbitmq_url, tmp_path):
+    monkeypatch.setenv("KEFU_PROFILE", "production")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("RABBITMQ_URL", "amqp://kefu:mq-pw@127.0.0.1:9/")
+    with pytest.raises(ServerDown, match=r"RabbitMQ at amqp://kefu:\*\*\*@127.0.0.1:9/ .*RABBITMQ_URL"):
+        check_servers(load_settings())
+    monkeypatch.setenv("RABBITMQ_URL", rabbitmq_url)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kefu:pg-pw@127.0.0.1:9/kefu")
+    with pytest.raises(ServerDown) as down:
+        prepare(load_settings(), tmp_path, {})
+    assert str(down.value).startswith("PostgreSQL at postgresql://kefu:***@127.0.0.1:9/kefu")
+    assert "pg-pw" not in str(down.value) and "DATABASE_URL" in str(down.value)
