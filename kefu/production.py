@@ -234,6 +234,18 @@ def compose_nginx_conf() -> str:
                       pid=False, listen_host="0.0.0.0")
 
 
+def rasa_command(port: int, model: Path, credentials: Path) -> List[str]:
+    """One Rasa instance of the cluster (Procfile line and docker-compose)."""
+    return [str(BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(model),
+            "--endpoints", str(ENDPOINTS), "--credentials", str(credentials)]
+
+
+def local_nginx_conf(layout: Layout) -> str:
+    """The balancer for processes on this machine, on the layout's ports."""
+    return nginx_conf([f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
+                      layout.port, layout.action_port, layout.run_dir)
+
+
 def process_table(layout: Layout, credentials: Path) -> Dict[str, List[str]]:
     """name -> command line of every process (the Procfile's lines)."""
     rasa = str(BIN / "rasa")
@@ -241,10 +253,7 @@ def process_table(layout: Layout, credentials: Path) -> Dict[str, List[str]]:
     for i, port in enumerate(layout.action_ports, 1):
         table[f"actions{i}"] = [rasa, "run", "actions", "--port", str(port), "--actions", "actions"]
     for i, port in enumerate(layout.rasa_ports, 1):
-        table[f"rasa{i}"] = [
-            rasa, "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(layout.model),
-            "--endpoints", str(ENDPOINTS), "--credentials", str(credentials),
-        ]
+        table[f"rasa{i}"] = rasa_command(port, layout.model, credentials)
     table["balancer"] = [nginx_binary(), "-p", str(layout.run_dir), "-c", str(layout.run_dir / "nginx.conf"),
                          "-g", "daemon off;"]
     if layout.desk_port:
@@ -355,9 +364,7 @@ class Cluster:
         environment.update(derived_env(settings, layout.action_url, environment))
         layout.run_dir.mkdir(parents=True, exist_ok=True)
         credentials = prepare(settings, layout.run_dir, environment, seed_orders)
-        (layout.run_dir / "nginx.conf").write_text(nginx_conf(
-            [f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
-            layout.port, layout.action_port, layout.run_dir), encoding="utf-8")
+        (layout.run_dir / "nginx.conf").write_text(local_nginx_conf(layout), encoding="utf-8")
         table = process_table(layout, credentials)
         (layout.run_dir / "Procfile").write_text(procfile(table), encoding="utf-8")
         return cls(layout, environment, table)
@@ -489,8 +496,7 @@ def exec_rasa(port: int, model: Path) -> None:
     env = {**os.environ, **derived_env(settings, os.environ.get("KEFU_ACTION_URL") or "http://127.0.0.1:5055/webhook")}
     run_dir = Path(os.environ.get("KEFU_RUN_DIR") or PROJECT_ROOT / "var" / "prod")
     credentials = effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir)
-    command = [str(BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(model),
-               "--endpoints", str(ENDPOINTS), "--credentials", str(credentials)]
+    command = rasa_command(port, model, credentials)
     os.execve(command[0], command, env)
 
 
@@ -527,8 +533,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(compose_nginx_conf(), end="")
         return 0
     if args.command == "nginx-conf":
-        print(nginx_conf([f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
-                         layout.port, layout.action_port, layout.run_dir), end="")
+        print(local_nginx_conf(layout), end="")
         return 0
     credentials = layout.run_dir / "credentials.effective.yml"
     print(procfile(process_table(layout, credentials)), end="")
