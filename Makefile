@@ -63,8 +63,10 @@ run: train db
 run-prod: train nginx
 	KEFU_PROFILE=production $(PY) -m kefu.production run
 
+## chat in the terminal (the action server wants Rasa's shared secret, as always)
 shell: train db
-	@$(RASA) run actions --actions actions --port 5055 > var/actions-shell.log 2>&1 & \
+	@export KEFU_ACTION_TOKEN=$$($(PY) -c "from kefu.core.secrets import secret; print(secret('action_token'))"); \
+	  $(PY) -m kefu.ops.action_server --port 5055 > var/actions-shell.log 2>&1 & \
 	  pid=$$!; trap "kill $$pid" EXIT; sleep 8; \
 	  $(RASA) shell --model models/kefu.tar.gz --endpoints endpoints.yml
 

@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, language, store
-from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
+from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, proven_order
 from actions.labels import label, yuan
 from actions.orders import refuse_unauthorised
 
@@ -137,7 +137,7 @@ class ActionAftersaleStatus(Action):
         request = store().aftersale_status(tracker.get_slot("aftersale_id") or "")
         customer = known_customer(tracker)
         allowed = request is not None and (
-            tracker.get_slot("verified_order") == request.order_id
+            proven_order(tracker) == request.order_id
             or (customer is not None and store().order_belongs_to(request.order_id, customer))
         )
         if allowed:

@@ -9,7 +9,6 @@ the store commits one transaction per call.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
@@ -17,23 +16,15 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from kefu.config import load_settings
+from kefu.core import ids
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
+from kefu.store.limits import Limit, Limits
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
 
 _store: Optional[ShopStore] = None
-
-# Rasa channel name -> the channel of a customer's identity in the shop.
-CHANNELS = {
-    "socketio": "web",
-    "rest": "web",
-    "webchat": "web",
-    "telegram": "telegram",
-    "wechat": "wechat",
-    "email": "email",
-}
 
 
 def store() -> ShopStore:
@@ -56,30 +47,43 @@ def desk() -> DeskStore:
     return DeskStore(store().engine)
 
 
+def identity_of(tracker: Tracker) -> Optional[ids.Identity]:
+    """Who the conversation is with, from its id alone: the connector that
+    created the conversation chose it (never the message's input_channel,
+    which Rasa takes from the request)."""
+    return ids.parse(tracker.sender_id)
+
+
 def conversation_key(tracker: Tracker) -> str:
-    """A stable, non-reversible key for the conversation: sender ids can be
-    phone numbers or e-mail addresses and must not be stored in clear."""
-    return hashlib.sha256(tracker.sender_id.encode("utf-8")).hexdigest()[:32]
+    """The conversation as a keyed hash, for what is stored beside it."""
+    return ids.conversation_key(tracker.sender_id)
 
 
 def channel_of(tracker: Tracker) -> str:
-    return CHANNELS.get(tracker.get_latest_input_channel() or "", "web")
+    identity = identity_of(tracker)
+    return identity.channel if identity else "unknown"
 
 
-#: channels whose sender id the platform vouches for: WeChat's openid comes
-#: in a signed request, Telegram's user id with the webhook secret. A web
-#: session id or a REST sender is chosen by the client and an e-mail From
-#: can be forged, so those shoppers prove an order with the phone digits.
-TRUSTED_IDENTITY_CHANNELS = {"wechat", "telegram"}
+def client_key(tracker: Tracker) -> Optional[str]:
+    """The keyed client address the connector recorded for the latest
+    message (none for WeChat and Telegram: their servers send it)."""
+    return ids.client_of(tracker.latest_message.get("metadata"))
 
 
 def known_customer(tracker: Tracker) -> Optional[int]:
-    """The customer linked to this sender's channel identity, if the channel
-    vouches for the identity."""
-    channel = channel_of(tracker)
-    if channel not in TRUSTED_IDENTITY_CHANNELS:
+    """The customer linked to this sender's channel identity, if the
+    channel vouches for the identity (docs/security.md)."""
+    identity = identity_of(tracker)
+    if identity is None or not identity.vouched:
         return None
-    return store().customer_for_identity(channel, tracker.sender_id)
+    return store().customer_for_identity(identity.channel, identity.native)
+
+
+def within_limits(tracker: Tracker, per_conversation: Limit, per_client: Limit) -> bool:
+    """Count one use by this conversation and its client address; False
+    when either used up its window (kefu/store/limits.py)."""
+    limits = Limits(store().engine)
+    return limits.allow(per_conversation, conversation_key(tracker)) and limits.allow(per_client, client_key(tracker))
 
 
 def language(tracker: Tracker) -> str:

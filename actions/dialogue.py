@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
@@ -39,6 +39,24 @@ INTENT_LABELS = {
     "thanks": ("感谢", "saying thanks"),
     "goodbye": ("再见", "saying goodbye"),
 }
+
+
+#: what a new session keeps of the old one: the reply language, and an open
+#: handoff (the agent is still there). Proofs, orders and half-filled forms
+#: are forgotten: a proof of ownership lasts one session (docs/security.md).
+CARRIED_OVER = ("language", "handoff_active")
+
+
+class ActionSessionStart(Action):
+    """Rasa runs this when a conversation starts and after it was idle for
+    `session_expiration_time`."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher, tracker, domain):
+        kept = [SlotSet(name, tracker.get_slot(name)) for name in CARRIED_OVER if tracker.get_slot(name) is not None]
+        return [SessionStarted(), *kept, ActionExecuted("action_listen")]
 
 
 class ValidateSlotMappings(ValidationAction):

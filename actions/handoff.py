@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet, UserUtteranceReverted
 
-from actions.backend import backend_guard, channel_of, desk, known_customer, language
-from actions.identity import clear_flow_slots
+from actions.backend import backend_guard, channel_of, desk, known_customer, language, within_limits
+from actions.identity import clear_flow_slots, proven_order
 from actions.tickets import open_ticket
 from kefu import hours
+from kefu.store.limits import HANDOFFS_PER_CLIENT, HANDOFFS_PER_CONVERSATION
 
 HANDOFF_SLOT = "handoff_active"
 #: the desk runs its actions between the shopper's turns (Rasa's execute
@@ -43,7 +44,7 @@ def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
                 intents.append(name)
     return {
         "intents": intents,
-        "order_id": tracker.get_slot("verified_order"),
+        "order_id": proven_order(tracker),
         "ticket_id": tracker.get_slot("ticket_id"),
         "language": language(tracker),
         "channel": channel_of(tracker),
@@ -56,16 +57,25 @@ def handoff_reason(tracker: Tracker) -> str:
 
 
 def hand_off(dispatcher: Any, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
-    """Queue for an agent, or open a ticket when no agent works now."""
+    """Queue for an agent, or open a ticket when no agent works now. A
+    conversation or an address that keeps asking (rotating senders, a
+    script) is told so instead of filling the queue."""
     lang = language(tracker)
     now = datetime.now(timezone.utc)
     service = hours.load()
     if not service.is_open(now):
         summary = conversation_summary(tracker)
         ticket = open_ticket(tracker, "handoff", f"handoff outside hours ({reason}): {summary['intents']}")
+        if ticket is None:
+            dispatcher.utter_message(response="utter_too_many_requests")
+            return clear_flow_slots()
         back = service.next_opening(now)
         when = f"{back:%m-%d %H:%M}" if back else ("尽快" if lang == "zh" else "as soon as possible")
         dispatcher.utter_message(response="utter_handoff_closed", back=when, ticket_id=ticket.id)
+        return clear_flow_slots()
+    queued = desk().active_handoff(tracker.sender_id) is not None
+    if not queued and not within_limits(tracker, HANDOFFS_PER_CONVERSATION, HANDOFFS_PER_CLIENT):
+        dispatcher.utter_message(response="utter_too_many_requests")
         return clear_flow_slots()
     position = desk().queue_handoff(
         conversation_id=tracker.sender_id,

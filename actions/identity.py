@@ -1,16 +1,18 @@
 """Proof that the shopper may see or change an order.
 
 A shopper is trusted with an order when the sender's channel identity is
-linked to the order's customer, or after giving the order id and the last 4
-digits of the phone on the order. Unknown ids and wrong digits get the same
-answer, so nobody can learn whether someone else's order exists; after too
-many wrong proofs in the window the conversation is locked and offered a
-human. Every form that touches an order inherits :class:`OrderProofForm`.
+vouched for by the platform and linked to the order's customer, or after
+giving the order id and the last 4 digits of the phone on the order; such a
+proof lasts 30 minutes and one session. Unknown ids and wrong digits get the
+same answer, so nobody can learn whether someone else's order exists. Wrong
+proofs are counted per conversation, per order across all conversations, per
+client address and overall (``ShopStore.proof_lock``): rotating senders or
+addresses does not buy new guesses, and a locked shopper is offered a human.
+Every form that touches an order inherits :class:`OrderProofForm`.
 """
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -19,9 +21,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, conversation_key, known_customer, store
+from actions.backend import backend_guard, client_key, conversation_key, known_customer, store
 from kefu.config import load_settings
+from kefu.core.clock import utcnow
 from kefu.nlu.patterns import extract_last4, match_entity
+from kefu.store.shop import ProofPolicy
 
 #: slots that hold one flow's answers; cleared when the flow ends
 FLOW_SLOTS = (
@@ -35,14 +39,35 @@ FLOW_SLOTS = (
 )
 
 
-def is_locked(tracker: Tracker) -> bool:
-    """Too many wrong proofs recently: stop asking."""
+def proof_policy() -> ProofPolicy:
     settings = load_settings()
-    since = datetime.now(timezone.utc) - timedelta(
-        seconds=settings.verification_window_seconds
-    )
-    failures = store().failed_verifications_since(conversation_key(tracker), since)
-    return failures >= settings.max_failed_verifications
+    return ProofPolicy(per_conversation=settings.proof_per_conversation, per_order=settings.proof_per_order,
+                       per_client=settings.proof_per_client, everyone=settings.proof_everyone)
+
+
+def proof_lock(tracker: Tracker, order_id: Optional[str] = None) -> Optional[str]:
+    """Why this conversation may not try a proof now (too many wrong ones
+    here, for this order anywhere, from this address, or from everyone)."""
+    return store().proof_lock(conversation_key(tracker), order_id or tracker.get_slot("order_id"),
+                              client_key(tracker), proof_policy())
+
+
+def is_locked(tracker: Tracker) -> bool:
+    return proof_lock(tracker) is not None
+
+
+def proven_order(tracker: Tracker) -> Optional[str]:
+    """The order this conversation proved to own, while the proof lasts
+    (``KEFU_PROOF_TTL_SECONDS``; a new session forgets it,
+    actions/dialogue.py)."""
+    order_id, proven_at = tracker.get_slot("verified_order"), tracker.get_slot("verified_at")
+    if not order_id or proven_at is None:
+        return None
+    try:
+        age = utcnow().timestamp() - float(proven_at)
+    except (TypeError, ValueError):
+        return None
+    return order_id if 0 <= age <= load_settings().proof_ttl_seconds else None
 
 
 def authorised_order_id(tracker: Tracker) -> Optional[str]:
@@ -50,7 +75,7 @@ def authorised_order_id(tracker: Tracker) -> Optional[str]:
     order_id = tracker.get_slot("order_id")
     if not order_id:
         return None
-    if tracker.get_slot("verified_order") == order_id:
+    if proven_order(tracker) == order_id:
         return order_id
     customer = known_customer(tracker)
     if customer is not None and store().order_belongs_to(order_id, customer):
@@ -87,11 +112,12 @@ class OrderProofForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        if is_locked(tracker):
-            return []  # the submit action explains and offers a human
         slots = list(domain_slots)
         if "phone_last4" in slots and authorised_order_id(tracker):
             slots.remove("phone_last4")
+            return slots
+        if is_locked(tracker):
+            return []  # the submit action explains and offers a human
         return slots
 
     def validate_order_id(
@@ -120,13 +146,17 @@ class OrderProofForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_phone_last4")
             return {"phone_last4": None}
         order_id = tracker.get_slot("order_id")
-        key = conversation_key(tracker)
+        if proof_lock(tracker, order_id):
+            return {"phone_last4": None}  # not even checked: the form ends, the lock is explained
         ok = bool(order_id) and store().verify_order_owner(order_id, last4)
-        store().record_verification(key, order_id or "", ok)
+        store().record_verification(conversation_key(tracker), order_id or "", ok, client_key(tracker))
         if ok:
-            return {"phone_last4": last4, "verified_order": order_id}
-        if not is_locked(tracker):
-            dispatcher.utter_message(response="utter_verification_failed")
+            return {"phone_last4": last4, "verified_order": order_id, "verified_at": utcnow().timestamp()}
+        if proof_lock(tracker, order_id):
+            # this failure locked the order (or the conversation, the address):
+            # keep the order so that the form sees the lock, ends, and says so
+            return {"phone_last4": None}
+        dispatcher.utter_message(response="utter_verification_failed")
         return {"phone_last4": None, "order_id": None}
 
 

@@ -12,8 +12,9 @@ import re
 ZH, EN = "zh", "en"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-# Words Chinese shoppers type as often as English ones.
-_NEUTRAL = {"ok", "okay", "ok", "hi", "hello", "hey", "yes", "no", "thx", "bye", "kf", "qs", "pls", "app", "vip"}
+# Words Chinese shoppers type as often as English ones. A Latin greeting is
+# not one of them: "hi" alone opens an English conversation.
+_NEUTRAL = {"ok", "okay", "yes", "no", "thx", "kf", "qs", "pls", "app", "vip"}
 
 
 def detect_language(text: str | None, current: str | None) -> str:

@@ -11,8 +11,9 @@ from typing import Optional, Text, Tuple
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.backend import backend_guard, channel_of, conversation_key, store
+from actions.backend import backend_guard, channel_of, conversation_key, store, within_limits
 from kefu.privacy import redact
+from kefu.store.limits import RATINGS_PER_CLIENT, RATINGS_PER_CONVERSATION
 
 _WORDS = {
     "非常满意": 5, "很满意": 5, "超级满意": 5, "excellent": 5, "great": 5, "perfect": 5,
@@ -71,6 +72,9 @@ class ActionSaveRating(Action):
         score, comment = split_rating(tracker.latest_message.get("text") or "", entity)
         if score is None:
             dispatcher.utter_message(response="utter_anything_else")
+            return [SlotSet("rating", None)]
+        if not within_limits(tracker, RATINGS_PER_CONVERSATION, RATINGS_PER_CLIENT):
+            dispatcher.utter_message(response="utter_thanks_for_rating")  # not counted, and no reason to say so
             return [SlotSet("rating", None)]
         store().record_rating(
             conversation_key=conversation_key(tracker),

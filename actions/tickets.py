@@ -6,19 +6,20 @@ conversation with phone numbers and e-mail addresses masked.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store
-from rasa_sdk.forms import FormValidationAction
-
+from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store, within_limits
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
 from actions.labels import CHINA, label
 from actions.orders import refuse_unauthorised
 from kefu.privacy import redact
+from kefu.store.limits import TICKETS_PER_CLIENT, TICKETS_PER_CONVERSATION
+from kefu.store.shop import TicketView
 
 _MAX_DETAIL = 2000
 _EXCERPT_TURNS = 10
@@ -35,8 +36,11 @@ def conversation_excerpt(tracker: Tracker, turns: int = _EXCERPT_TURNS) -> str:
     return "\n".join(lines[-turns:])
 
 
-def open_ticket(tracker: Tracker, category: str, summary: str) -> Any:
-    """Create a ticket for this conversation; returns the stored ticket."""
+def open_ticket(tracker: Tracker, category: str, summary: str) -> Optional[TicketView]:
+    """Create a ticket for this conversation; the stored ticket, or None
+    when this conversation or its address opened too many this hour."""
+    if not within_limits(tracker, TICKETS_PER_CONVERSATION, TICKETS_PER_CLIENT):
+        return None
     return store().create_ticket(
         category=category,
         summary=redact(summary)[:_MAX_DETAIL],
@@ -72,6 +76,9 @@ class ActionSubmitComplaint(Action):
     @backend_guard
     async def run(self, dispatcher, tracker, domain):
         ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "")
+        if ticket is None:
+            dispatcher.utter_message(response="utter_too_many_requests")
+            return clear_flow_slots()
         due = ticket.sla_due_at.astimezone(CHINA)
         dispatcher.utter_message(
             response="utter_complaint_ticket", ticket_id=ticket.id, due=f"{due:%m-%d %H:%M}"
@@ -104,7 +111,9 @@ class ActionSubmitInvoice(Action):
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         title = tracker.get_slot("invoice_title")
-        open_ticket(tracker, "invoice", f"invoice title: {title}")
+        if open_ticket(tracker, "invoice", f"invoice title: {title}") is None:
+            dispatcher.utter_message(response="utter_too_many_requests")
+            return clear_flow_slots()
         dispatcher.utter_message(
             response="utter_invoice_requested", order_id=tracker.get_slot("order_id"), invoice_title=title
         )

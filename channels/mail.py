@@ -7,13 +7,19 @@ mail goes back in ONE reply mail, sent by SMTP (``aiosmtplib``) in the same
 thread. The module is named ``mail`` so that it never shadows the standard
 library's ``email`` package.
 
-Conversations. An e-mail thread is one conversation: its key is the first
-Message-ID of ``References`` (the thread's root), else ``In-Reply-To``, else
-the mail's own Message-ID; the sender id is ``email:`` + a short sha256 of
-that key. The sender's address is NOT passed to the dialogue and never links
-the conversation to a shop customer: a From header can be forged, so an
-e-mail shopper proves an order with the order id and the phone digits like
-anyone else.
+Conversations. A conversation is one thread with one participant. A mail
+continues a conversation only when it replies to a Message-ID the shop
+itself sent in it (``email_messages``: unguessable ids of ours, where the
+shopper's own ids may be known to anyone CC'd) AND comes from the address
+that conversation answers; anything else starts a new conversation,
+``mail:<keyed hash of the mail's Message-ID and From>``, so a proof of
+ownership never carries to a new participant. Replies go to the From
+address only, never to a ``Reply-To`` (which would let anyone make the shop
+mail a third party), and at most ``MAX_REPLIES_PER_HOUR`` to one address.
+The address is never passed to the dialogue and never links the
+conversation to a shop customer: a From header can be forged, so an e-mail
+shopper proves an order with the order id and the phone digits like anyone
+else.
 
 Loops and repeats. No reply to auto-replies, bounces, mailing lists or our
 own mails (:func:`skip_reason`); our replies carry ``Auto-Submitted:
@@ -63,9 +69,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.delivery import PermanentSendError, send_with_retry
+from channels.edge import user_message
+from kefu.core import ids, text as texts
+from kefu.core.clock import utcnow
 from kefu.privacy import redact
 from kefu.store.channel_state import ChannelState, Thread, channel_state
-from kefu.store.shop import utcnow
+from kefu.store.limits import Limit, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +86,10 @@ MAX_TEXT_CHARS = 4000
 #: mails handled per poll, so one flood cannot hold the poller forever
 MAX_PER_POLL = 50
 BUTTONS_TTL = timedelta(days=7)
+#: reply mails to one address per hour: the shop's address is never a way to
+#: flood someone's inbox
+MAX_REPLIES_PER_HOUR = 20
+REPLY_LIMIT = Limit("mail_reply", MAX_REPLIES_PER_HOUR, timedelta(hours=1))
 
 TOO_LONG_REPLY = (
     "您的邮件太长了，请用几句话描述您的问题，我们马上为您处理。\n"
@@ -156,20 +169,10 @@ def _ids(header: Optional[str]) -> List[str]:
     return re.findall(r"<[^<>\s]+>", header or "")
 
 
-def thread_key(message_id: str, in_reply_to: Optional[str], references: Optional[str]) -> str:
-    """The id of the thread's first mail: stable for every mail of the thread
-    (clients that trim References keep the first id, RFC 5322 3.6.4)."""
-    refs = _ids(references)
-    if refs:
-        return refs[0]
-    parents = _ids(in_reply_to)
-    if parents:
-        return parents[0]
-    return message_id
-
-
-def conversation_id(key: str) -> str:
-    return f"{CHANNEL}:{short_hash(key)}"
+def conversation_id(message_id: str, sender: str) -> ids.Identity:
+    """A new conversation for a mail that continues none of ours: keyed by
+    its own Message-ID and its sender, so nobody else can land in it."""
+    return ids.Identity(ids.MAIL, ids.keyed_hash(f"{message_id}\x00{sender}", "mail-thread"))
 
 
 _RE_PREFIX = re.compile(r"^\s*(?:re|aw|sv|antw|回复|答复|回覆)\s*(?:\[\d+\])?\s*[:：]\s*", re.IGNORECASE)
@@ -338,12 +341,16 @@ class IncomingMail:
     """What the channel needs of one received mail."""
 
     message_id: str
-    thread_key: str
-    reply_to: str
+    sender: str  # the From address: the only one the shop replies to
     subject: str
     references: str
+    in_reply_to: str
     text: str
     skip: Optional[str]
+
+    def parents(self) -> List[str]:
+        """The Message-IDs this mail answers, oldest first."""
+        return _ids(self.references) + [m for m in _ids(self.in_reply_to) if m not in _ids(self.references)]
 
 
 def parse_mail(raw: bytes, own_address: str) -> IncomingMail:
@@ -352,14 +359,13 @@ def parse_mail(raw: bytes, own_address: str) -> IncomingMail:
     message = message_from_bytes(raw, policy=email_policy.compat32)
     ids = _ids(str(message.get("Message-ID") or ""))
     message_id = ids[0] if ids else f"<{short_hash(raw.decode('latin-1'), 32)}@kefu.invalid>"
-    reply_to = _address(message.get("Reply-To")) or _address(message.get("From"))
     subject = _header_text(message.get("Subject"))
     return IncomingMail(
         message_id=message_id,
-        thread_key=thread_key(message_id, _header_text(message.get("In-Reply-To")), _header_text(message.get("References"))),
-        reply_to=reply_to,
+        sender=_address(message.get("From")),
         subject=subject,
         references=" ".join(_ids(_header_text(message.get("References")))),
+        in_reply_to=" ".join(_ids(_header_text(message.get("In-Reply-To")))),
         text=strip_quoted(body_text(message)),
         skip=skip_reason(message, own_address),
     )
@@ -538,10 +544,15 @@ class MailOutput(OutputChannel):
         return await self.send_mail(recipient_id, messages)
 
     async def send_mail(self, conversation: str, messages: Sequence[Dict[str, Any]]) -> bool:
-        thread = self.state.get_thread(conversation)
+        identity = ids.parse(conversation)
+        thread = self.state.get_thread(conversation) if identity and identity.channel == ids.MAIL else None
         if thread is None:
-            logger.warning("e-mail: no thread for conversation %s, reply not sent", conversation)
+            logger.warning("e-mail: no thread for conversation %s, reply not sent", ids.for_log(conversation))
             self.state.record_delivery(CHANNEL, conversation, False, 0, "no e-mail thread for this conversation")
+            return False
+        if not Limits(self.state.engine).allow(REPLY_LIMIT, ids.keyed_hash(thread.address, "mail-recipient")):
+            logger.warning("e-mail: %d replies to one address this hour, no more", MAX_REPLIES_PER_HOUR)
+            self.state.record_delivery(CHANNEL, conversation, False, 0, "reply limit per recipient reached")
             return False
         mail, options = build_reply(self.config.address, thread, messages)
 
@@ -568,7 +579,9 @@ class MailOutput(OutputChannel):
                                      base_delay=self.retry_delay, state=self.state)
         if sent is None:
             return False
-        # the next mail of the thread (an agent's push) follows this one
+        # a reply to this mail continues the conversation; the next mail of
+        # the thread (an agent's push) follows it
+        self.state.remember_mail(mail["Message-ID"], conversation)
         self.state.save_thread(Thread(thread.conversation_id, thread.address, thread.subject,
                                       mail["Message-ID"], references_after(thread.references, mail["Message-ID"])))
         self.state.put_token(_options_key(conversation), json.dumps(options, ensure_ascii=False),
@@ -751,36 +764,46 @@ class MailInput(InputChannel):
         if not self.state.claim_message(CHANNEL, mail.message_id):
             logger.info("e-mail %s already handled", key)
             return None
-        conversation = conversation_id(mail.thread_key)
-        self.state.save_thread(Thread(conversation, mail.reply_to, reply_subject(mail.subject),
+        identity = self.conversation_for(mail)
+        conversation = identity.conversation_id
+        self.state.save_thread(Thread(conversation, mail.sender, reply_subject(mail.subject),
                                       mail.message_id, references_after(mail.references, mail.message_id)))
         output = MailOutput(self.config, collect=True, state=self._state, retry_delay=self.retry_delay)
         # a first mail may say it all in its subject ("订单2611010000000001到哪了")
         text = mail.text or ("" if mail.references else _strip_re(mail.subject))
-        if too_large:
-            polite = TOO_LARGE_REPLY
-        elif not text.strip():
-            polite = EMPTY_REPLY
-        elif len(text) > MAX_TEXT_CHARS:
-            polite = TOO_LONG_REPLY
-        else:
-            polite = None
-        if polite:  # answered, but the conversation is not touched
-            return await output.send_mail(conversation, [{"text": polite}])
-        options = self._options(conversation)
-        payload = match_option(text, options)
+        payload = match_option(text, self._options(conversation))
+        polite: Optional[str] = TOO_LARGE_REPLY if too_large else None
+        message: Optional[UserMessage] = None
+        if polite is None:
+            try:
+                message = user_message(identity, payload or text, output, connector=CHANNEL, max_chars=MAX_TEXT_CHARS,
+                                       metadata={"email": {"message": key, "option": payload is not None}})
+            except texts.BadText as bad:
+                polite = TOO_LONG_REPLY if bad.reason == "too_long" else EMPTY_REPLY
+        if message is None:  # answered, but the conversation is not touched
+            return await output.send_mail(conversation, [{"text": polite or EMPTY_REPLY}])
         try:
-            await on_new_message(UserMessage(
-                payload or text, output, conversation, input_channel=CHANNEL,
-                metadata={"email": {"message": key, "option": payload is not None}},
-            ))
+            await on_new_message(message)
         except Exception:  # noqa: BLE001 - the mail is flagged for an agent
             logger.exception("e-mail %s: the turn failed", key)
             output.messages.clear()
-            self.state.record_delivery(CHANNEL, mail.reply_to, False, 0, "the dialogue failed on this mail")
+            self.state.record_delivery(CHANNEL, conversation, False, 0, "the dialogue failed on this mail")
             return False
         sent = await output.flush(conversation)
         return sent is not False
+
+    def conversation_for(self, mail: IncomingMail) -> ids.Identity:
+        """The conversation this mail continues (it replies to a mail the
+        shop sent there, from the address that conversation answers), else
+        a new one of its own."""
+        known = self.state.conversation_of_mail(mail.parents())
+        if known is not None:
+            thread = self.state.get_thread(known)
+            if thread is not None and thread.address == mail.sender:
+                return ids.parse(known) or conversation_id(mail.message_id, mail.sender)
+            logger.info("e-mail %s: another participant in a thread, a conversation of its own",
+                        short_hash(mail.message_id))
+        return conversation_id(mail.message_id, mail.sender)
 
     def _options(self, conversation: str) -> List[Dict[str, str]]:
         try:
@@ -801,5 +824,5 @@ def _strip_re(subject: str) -> str:
 
 # credentials.yml names the class by module path: channels.mail.MailInput
 __all__ = ["MailInput", "MailOutput", "MailConfig", "parse_mail", "strip_quoted", "skip_reason",
-           "reply_subject", "thread_key", "conversation_id", "render_reply", "build_reply", "match_option",
+           "reply_subject", "conversation_id", "render_reply", "build_reply", "match_option",
            "html_to_text"]

@@ -43,8 +43,10 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, Invali
 from telegram.request import HTTPXRequest
 
 from channels.delivery import PermanentSendError, send_with_retry
-from kefu.store.channel_state import channel_state, recipient_key
-from kefu.store.shop import utcnow
+from channels.edge import user_message
+from kefu.core import ids, text as texts
+from kefu.core.clock import utcnow
+from kefu.store.channel_state import channel_state
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -272,9 +274,16 @@ def secret_ok(received: Optional[str], expected: Optional[str]) -> bool:
     return hmac.compare_digest(received.encode("utf-8"), expected.encode("utf-8"))
 
 
+def conversation_of(chat_id: Any) -> str:
+    """The conversation of a Telegram chat: ``telegram:<chat id>``. The chat
+    id comes from Telegram (webhook secret, or our own getUpdates), so it
+    is vouched for; a private chat's id is the user's id."""
+    return ids.Identity(ids.TELEGRAM, str(chat_id)).conversation_id
+
+
 def _who(chat_id: Any) -> str:
-    """A chat id for logs: hashed, never in clear."""
-    return recipient_key(str(chat_id))[:12]
+    """A chat for logs: a keyed hash, never the id in clear."""
+    return ids.for_log(conversation_of(chat_id))
 
 
 # --------------------------------------------------------------------------
@@ -330,7 +339,8 @@ class TelegramOutput(OutputChannel):
     async def call(self, recipient_id: Any, action: Callable[[Bot], Awaitable[T]], *,
                    attempts: Optional[int] = None) -> Optional[T]:
         """One Bot API call through ``send_with_retry`` (recorded in
-        ``deliveries``); errors Telegram will repeat become permanent."""
+        ``deliveries``) for a ``telegram:`` conversation; errors Telegram
+        will repeat become permanent."""
 
         async def attempt() -> T:
             try:
@@ -347,21 +357,39 @@ class TelegramOutput(OutputChannel):
         return await send_with_retry(attempt, channel=CHANNEL, recipient=str(recipient_id),
                                      attempts=attempts or self.attempts, base_delay=self.base_delay)
 
+    @staticmethod
+    def chat_of(recipient_id: Text) -> Optional[str]:
+        """The chat id of a ``telegram:`` conversation; None (and a warning)
+        for another channel's conversation (a forged ``output_channel``)."""
+        try:
+            return ids.native_recipient(ids.TELEGRAM, recipient_id)
+        except ids.ForeignRecipient as refused:
+            logger.warning("telegram: %s", refused)
+            return None
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        chat = self.chat_of(recipient_id)
+        if chat is None:
+            return
         for part in split_text(text):
-            await self.call(recipient_id, lambda bot, part=part: bot.send_message(recipient_id, part))
+            await self.call(recipient_id, lambda bot, part=part: bot.send_message(chat, part))
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      **kwargs: Any) -> None:
         """Quick replies as an inline keyboard under the (last part of the) text."""
+        chat = self.chat_of(recipient_id)
+        if chat is None:
+            return
         markup = render_keyboard(buttons, self._store_payload)
         parts = split_text(text) or ["👇"]
         for part in parts[:-1]:
-            await self.call(recipient_id, lambda bot, part=part: bot.send_message(recipient_id, part))
-        await self.call(recipient_id, lambda bot: bot.send_message(recipient_id, parts[-1], reply_markup=markup))
+            await self.call(recipient_id, lambda bot, part=part: bot.send_message(chat, part))
+        await self.call(recipient_id, lambda bot: bot.send_message(chat, parts[-1], reply_markup=markup))
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.call(recipient_id, lambda bot: bot.send_photo(recipient_id, image))
+        chat = self.chat_of(recipient_id)
+        if chat is not None:
+            await self.call(recipient_id, lambda bot: bot.send_photo(chat, image))
 
     async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
         """Rasa attachments are links: sent as text, Telegram previews them."""
@@ -370,9 +398,12 @@ class TelegramOutput(OutputChannel):
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """``{"photo": url, "caption": ...}`` or ``{"text": ...}``; anything
         else is not a Telegram message and is dropped with a warning."""
+        chat = self.chat_of(recipient_id)
+        if chat is None:
+            return
         if json_message.get("photo"):
             await self.call(recipient_id, lambda bot: bot.send_photo(
-                recipient_id, json_message["photo"], caption=json_message.get("caption")))
+                chat, json_message["photo"], caption=json_message.get("caption")))
         elif json_message.get("text"):
             await self.send_text_message(recipient_id, str(json_message["text"]))
         else:
@@ -380,7 +411,8 @@ class TelegramOutput(OutputChannel):
 
     async def answer_callback(self, chat_id: Any, callback_query_id: str, text: Optional[str] = None) -> None:
         """Stop the button's spinner (Telegram expects it within seconds)."""
-        await self.call(chat_id, lambda bot: bot.answer_callback_query(callback_query_id, text=text), attempts=2)
+        await self.call(conversation_of(chat_id), lambda bot: bot.answer_callback_query(callback_query_id, text=text),
+                        attempts=2)
 
     # payloads too long for callback_data live in the shared channel state,
     # so any Kefu process can resolve a click
@@ -459,6 +491,7 @@ class TelegramInput(InputChannel):
             return "duplicate"
         out = self.output
         chat = incoming.chat_id
+        conversation = conversation_of(chat)
         if incoming.kind == "callback":
             payload = out.resolve_callback(incoming.text)
             notice = None if payload else polite("expired", incoming.language_code)
@@ -467,25 +500,27 @@ class TelegramInput(InputChannel):
                 return "expired"
             text = payload
         elif incoming.kind == "photo" and not incoming.text:
-            await out.send_text_message(str(chat), polite("photo", incoming.language_code))
+            await out.send_text_message(conversation, polite("photo", incoming.language_code))
             return "photo"
         elif incoming.kind == "unsupported":
-            await out.send_text_message(str(chat), polite("unsupported", incoming.language_code))
+            await out.send_text_message(conversation, polite("unsupported", incoming.language_code))
             return "unsupported"
         else:
             text = incoming.text
-        if not text.strip():
-            return "empty"
-        if len(text) > MAX_TEXT_CHARS:
-            await out.send_text_message(str(chat), polite("too_long", incoming.language_code))
-            return "too_long"
-        message = UserMessage(text, out, str(chat), input_channel=self.name(),
-                              message_id=str(incoming.update_id), metadata=incoming.metadata())
+        try:
+            message = user_message(ids.Identity(ids.TELEGRAM, str(chat)), text, out, connector=self.name(),
+                                   message_id=str(incoming.update_id), metadata=incoming.metadata())
+        except texts.BadText as bad:
+            if bad.reason == "empty":
+                return "empty"
+            await out.send_text_message(conversation, polite("too_long" if bad.reason == "too_long" else "unsupported",
+                                                             incoming.language_code))
+            return bad.reason
         try:
             await on_new_message(message)
         except Exception:  # noqa: BLE001 - the shopper gets an answer, the server goes on
             logger.exception("telegram: handling update %s of chat %s failed", incoming.update_id, _who(chat))
-            await out.send_text_message(str(chat), polite("error", incoming.language_code))
+            await out.send_text_message(conversation, polite("error", incoming.language_code))
             return "failed"
         return incoming.kind
 

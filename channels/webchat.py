@@ -10,13 +10,20 @@ Why a subclass of Rasa's ``SocketIOInput``:
   ``redis_url`` the socket.io server gets an ``AsyncRedisManager``: an emit in
   any process is published on Redis and delivered by the process that holds
   the page. Without Redis everything stays in-process (``make run``).
-* Every page joins the room named after its session id on
-  ``session_request`` and bot messages go to that room, so the room (not the
-  per-connection sid) is the address. Rasa 3.6 calls the coroutine
-  ``AsyncServer.enter_room`` without awaiting it (python-socketio >= 5.10),
-  so its own session rooms are never joined; this channel awaits it.
-* Bad input (not a dict, empty, oversized, a malformed session id) is
-  answered politely or dropped, never reaches the conversation.
+* Sessions are the server's, not the page's. On ``session_request`` the
+  page shows the token the server gave it before (or none) and the server
+  answers with a token: the same one, or a fresh unguessable one. The
+  session id is an HMAC of the token under the widget key, so it can be
+  derived but not guessed, and naming someone else's session id joins
+  nothing. The socket is bound to that session; a ``user_uttered`` speaks
+  for the bound session only (a ``session_id`` in the payload is ignored)
+  and is refused before a session was confirmed. Bot messages go to the
+  room of the session, which only the server can enter. Neither tokens nor
+  session ids are logged (a keyed hash is). Rasa 3.6 calls the coroutine
+  ``AsyncServer.enter_room`` without awaiting it (python-socketio >= 5.10);
+  this channel awaits it.
+* Bad input (not a dict, empty, oversized, invalid Unicode) is answered
+  politely or dropped, never reaches the conversation.
 * A message the assistant fails to process (e.g. its conversation lock
   could not be taken) is answered "please try again"
   (:func:`channels.rest.answering_failures`), not dropped in silence.
@@ -27,10 +34,9 @@ shop embeds the assistant with one ``<script>`` tag.
 
 Wire format (socket.io events, JSON):
 
-* client -> server ``session_request`` ``{"session_id": "<hex>"|null}``;
-  server -> client ``session_confirm`` ``"<session id>"``.
-* client -> server ``user_uttered``
-  ``{"message": "...", "session_id": "...", "metadata": {...}}``.
+* client -> server ``session_request`` ``{"session_token": "<token>"|null}``;
+  server -> client ``session_confirm`` ``"<session token>"``.
+* client -> server ``user_uttered`` ``{"message": "...", "metadata": {...}}``.
 * server -> client ``bot_uttered``: ``{"text": "..."}``,
   ``{"text": "...", "quick_replies": [{"content_type": "text", "title": ..,
   "payload": ..}]}``, ``{"attachment": {"type": "image", "payload":
@@ -39,11 +45,12 @@ Wire format (socket.io events, JSON):
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import logging
 import re
-import uuid
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
@@ -57,7 +64,10 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from channels.delivery import send_with_retry
-from channels.rest import answering_failures
+from channels.edge import answering_failures, user_message
+from kefu.config import load_settings
+from kefu.core import ids, text
+from kefu.core.secrets import secret
 from kefu.privacy import redact
 
 logger = logging.getLogger(__name__)
@@ -65,12 +75,12 @@ logger = logging.getLogger(__name__)
 CHANNEL = "webchat"
 WEB_DIR = Path(__file__).resolve().parent / "web"
 #: the longest user message handed to the assistant; the widget stops at 1000
-MAX_MESSAGE_CHARS = 2000
+MAX_MESSAGE_CHARS = text.MAX_MESSAGE_CHARS
 #: the largest socket.io packet accepted at all (engine.io rejects bigger ones)
 MAX_PACKET_BYTES = 64 * 1024
 #: metadata passed on to Rasa must stay small: it is stored with every event
 MAX_METADATA_BYTES = 2048
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SESSION_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 LANGUAGES = ("zh", "en")
 
 #: files served under the static prefix: URL name -> (file, content type)
@@ -85,6 +95,14 @@ NOTICES = {
         "zh": "亲，消息太长啦，请精简到{limit}字以内再发哦~",
         "en": "Sorry, that message is too long. Please keep it under {limit} characters.",
     },
+    "malformed": {
+        "zh": "抱歉，这条消息无法识别，请重新输入文字哦~",
+        "en": "Sorry, that message could not be read. Please type it again.",
+    },
+    "no_session": {
+        "zh": "连接已重置，请刷新页面后再发一次哦~",
+        "en": "The connection was reset. Please reload the page and send it again.",
+    },
 }
 
 
@@ -95,7 +113,8 @@ NOTICES = {
 
 class BadMessage(ValueError):
     """A ``user_uttered`` payload that must not reach the conversation;
-    ``reason`` says which (``malformed``, ``empty``, ``too_long``)."""
+    ``reason`` says which (``malformed``, ``empty``, ``too_long``,
+    ``no_session``)."""
 
     def __init__(self, reason: str, language: str = "zh") -> None:
         super().__init__(reason)
@@ -106,26 +125,30 @@ class BadMessage(ValueError):
 @dataclass(frozen=True)
 class IncomingMessage:
     text: str
-    session_id: str
     metadata: Dict[str, Any] = field(default_factory=dict)
     language: str = "zh"
 
 
-def new_session_id() -> str:
-    return uuid.uuid4().hex
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
-def valid_session_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(SESSION_ID.match(value))
+def valid_session_token(value: Any) -> bool:
+    return isinstance(value, str) and bool(SESSION_TOKEN.match(value))
+
+
+def session_id_for(token: str) -> str:
+    """The session (and room, and conversation) a token stands for: derived
+    with the widget key, so knowing a session id gives no way into it."""
+    return hmac.new(secret("widget_key").encode("ascii"), token.encode("ascii"), hashlib.sha256).hexdigest()[:32]
 
 
 def parse_session_request(data: Any) -> str:
-    """The session id a page asks for, or a fresh one when it has none or
-    sends something that is not a plausible id (it becomes a room name and
-    a conversation id, so it is checked)."""
-    if isinstance(data, dict) and valid_session_id(data.get("session_id")):
-        return data["session_id"]
-    return new_session_id()
+    """The token a page shows to rejoin its session, or a fresh one when it
+    has none or sends something that is not a token of ours."""
+    if isinstance(data, dict) and valid_session_token(data.get("session_token")):
+        return data["session_token"]
+    return new_session_token()
 
 
 def parse_metadata(raw: Any) -> Dict[str, Any]:
@@ -148,35 +171,27 @@ def parse_metadata(raw: Any) -> Dict[str, Any]:
     return raw
 
 
-def parse_user_message(
-    data: Any,
-    *,
-    session_persistence: bool = True,
-    sid: str = "",
-    metadata_key: str = "metadata",
-    max_chars: int = MAX_MESSAGE_CHARS,
-) -> IncomingMessage:
-    """A ``user_uttered`` payload as the text and conversation id to hand
-    to Rasa; raises :class:`BadMessage` for anything that must not."""
+def parse_user_message(data: Any, *, metadata_key: str = "metadata", max_chars: int = MAX_MESSAGE_CHARS) -> IncomingMessage:
+    """A ``user_uttered`` payload as the text to hand to Rasa; raises
+    :class:`BadMessage` for anything that must not get there."""
     if not isinstance(data, dict):
         raise BadMessage("malformed")
     metadata = parse_metadata(data.get(metadata_key, {}))
     language = metadata.get("lang") if metadata.get("lang") in LANGUAGES else "zh"
-    if session_persistence:
-        if not valid_session_id(data.get("session_id")):
-            raise BadMessage("malformed", language)
-        session_id = data["session_id"]
-    else:
-        session_id = sid
-    text = data.get("message")
-    if not isinstance(text, str):
-        raise BadMessage("malformed", language)
-    text = text.strip()
-    if not text:
-        raise BadMessage("empty", language)
-    if len(text) > max_chars:
-        raise BadMessage("too_long", language)
-    return IncomingMessage(text, session_id, metadata, language)
+    try:
+        cleaned = text.clean(data.get("message"), max_chars)
+    except text.BadText as bad:
+        raise BadMessage("malformed" if bad.reason == "invalid" else bad.reason, language) from None
+    return IncomingMessage(cleaned, metadata, language)
+
+
+def allowed_origins(configured: Any) -> Optional[List[str]]:
+    """The page origins allowed to open the widget's socket: the configured
+    ones (a list or comma-separated text), else None, which engine.io takes
+    as "the server's own origin only"."""
+    if isinstance(configured, str):
+        configured = [o.strip() for o in configured.split(",") if o.strip()]
+    return list(configured) if configured else None
 
 
 def render_notice(reason: str, language: str, limit: int = MAX_MESSAGE_CHARS) -> Optional[Dict[str, Any]]:
@@ -241,8 +256,8 @@ def render_demo_page(template: str, server: str, language: str) -> str:
 
 
 def session_hash(session_id: str) -> str:
-    """A conversation id fit for logs."""
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:12]
+    """A session fit for logs: a keyed hash, never the id or the token."""
+    return ids.for_log(f"{ids.WEB}:{session_id}")
 
 
 # --------------------------------------------------------------------------
@@ -251,9 +266,11 @@ def session_hash(session_id: str) -> str:
 
 
 class WebChatOutput(SocketIOOutput):
-    """Emits bot messages to the room named after the session id. It only
+    """Emits bot messages to the room of the conversation's session. It only
     needs the process's ``AsyncServer``: usable outside a request, and with a
-    Redis client manager the room may be held by any process."""
+    Redis client manager the room may be held by any process. It sends only
+    to ``web:`` conversations: a forged ``output_channel`` cannot make it
+    speak into another channel's conversation."""
 
     @classmethod
     def name(cls) -> Text:
@@ -263,11 +280,17 @@ class WebChatOutput(SocketIOOutput):
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace
 
-    async def _send_message(self, socket_id: Text, response: Any) -> None:
-        async def send() -> None:
-            await self.sio.emit(self.bot_message_evt, response, room=socket_id, namespace=self.namespace)
+    async def _send_message(self, recipient_id: Text, response: Any) -> None:
+        try:
+            room = ids.native_recipient(ids.WEB, recipient_id)
+        except ids.ForeignRecipient as refused:
+            logger.warning("webchat: %s", refused)
+            return
 
-        await send_with_retry(send, channel=CHANNEL, recipient=socket_id)
+        async def send() -> None:
+            await self.sio.emit(self.bot_message_evt, response, room=room, namespace=self.namespace)
+
+        await send_with_retry(send, channel=CHANNEL, recipient=recipient_id)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for message in render_text(text):
@@ -343,10 +366,11 @@ class WebChatInput(SocketIOInput):
     """Rasa's socket.io channel for the web widget, multi-process capable.
 
     Credentials (all optional): ``user_message_evt``, ``bot_message_evt``,
-    ``session_persistence`` (default true), ``socketio_path``, ``namespace``,
-    ``jwt_key``, ``jwt_method``, ``metadata_key``, ``redis_url`` (default: the
-    ``REDIS_URL`` environment variable; unset = in-process),
-    ``redis_channel``, ``cors_allowed_origins``, ``static_prefix``,
+    ``socketio_path``, ``namespace``, ``jwt_key``, ``jwt_method``,
+    ``metadata_key``, ``redis_url`` (default: the ``REDIS_URL`` environment
+    variable; unset = in-process), ``redis_channel``,
+    ``cors_allowed_origins`` (the shop pages that embed the widget, comma
+    separated; default: only pages served by Kefu itself), ``static_prefix``,
     ``max_message_chars``."""
 
     @classmethod
@@ -358,14 +382,11 @@ class WebChatInput(SocketIOInput):
         credentials = credentials or {}
         redis_url = credentials.get("redis_url")
         if not redis_url:
-            from kefu.config import load_settings
-
             redis_url = load_settings().redis_url
         return cls(
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
             bot_message_evt=credentials.get("bot_message_evt", "bot_uttered"),
             namespace=credentials.get("namespace"),
-            session_persistence=bool(credentials.get("session_persistence", True)),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
             jwt_key=credentials.get("jwt_key"),
             jwt_method=credentials.get("jwt_method", "HS256"),
@@ -382,7 +403,6 @@ class WebChatInput(SocketIOInput):
         user_message_evt: Text = "user_uttered",
         bot_message_evt: Text = "bot_uttered",
         namespace: Optional[Text] = None,
-        session_persistence: bool = True,
         socketio_path: Optional[Text] = "/socket.io",
         jwt_key: Optional[Text] = None,
         jwt_method: Optional[Text] = "HS256",
@@ -393,12 +413,12 @@ class WebChatInput(SocketIOInput):
         static_prefix: str = "/webchat",
         max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
-        super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence,
+        super().__init__(user_message_evt, bot_message_evt, namespace, True,
                          socketio_path, jwt_key, jwt_method, metadata_key)
         self.redis_url = redis_url
         self.redis_channel = redis_channel
-        # [] = engine.io leaves CORS to Sanic (rasa run --cors), as Rasa does
-        self.cors_allowed_origins = [] if cors_allowed_origins is None else cors_allowed_origins
+        self.cors_allowed_origins = allowed_origins(cors_allowed_origins)
+        self.trusted_proxies = load_settings().trusted_proxies
         self.static_prefix = static_prefix
         self.max_message_chars = max_message_chars
 
@@ -432,6 +452,11 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            request = environ.get("sanic.request")
+            if request is not None:
+                await sio.save_session(sid, {"client": ids.client_address(request.ip, request.headers,
+                                                                      self.trusted_proxies)},
+                                       namespace=self.namespace)
             if not self.jwt_key:
                 return True
             token = auth.get("token") if isinstance(auth, dict) else None
@@ -445,32 +470,38 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any = None) -> None:
-            session_id = parse_session_request(data)
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            token = parse_session_request(data)
+            session_id = session_id_for(token)
+            bound = await sio.get_session(sid, namespace=self.namespace)
+            if bound.get("session_id") not in (None, session_id):
+                await sio.leave_room(sid, bound["session_id"], namespace=self.namespace)
+            bound["session_id"] = session_id
+            await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
             logger.debug("webchat: session %s joined", session_hash(session_id))
 
         handle = answering_failures(on_new_message)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
+            bound = await sio.get_session(sid, namespace=self.namespace)
             try:
-                incoming = parse_user_message(
-                    data, session_persistence=self.session_persistence, sid=sid,
-                    metadata_key=self.metadata_key or "metadata", max_chars=self.max_message_chars,
-                )
+                if not bound.get("session_id"):
+                    raise BadMessage("no_session")
+                incoming = parse_user_message(data, metadata_key=self.metadata_key or "metadata",
+                                              max_chars=self.max_message_chars)
+                output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
+                message = user_message(ids.Identity(ids.WEB, bound["session_id"]), incoming.text, output,
+                                       connector=self.name(), client_address=bound.get("client"),
+                                       metadata=incoming.metadata, max_chars=self.max_message_chars)
             except BadMessage as bad:
-                logger.info("webchat: dropped a %s message from %s", bad.reason, session_hash(sid))
+                logger.info("webchat: refused a %s message on %s", bad.reason,
+                            session_hash(bound.get("session_id") or sid))
                 notice = render_notice(bad.reason, bad.language, self.max_message_chars)
                 if notice is not None:
                     await sio.emit(self.bot_message_evt, notice, room=sid, namespace=self.namespace)
                 return
-            logger.debug("webchat: message from %s: %s", session_hash(incoming.session_id), redact(incoming.text)[:80])
-            output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
-            await handle(UserMessage(
-                incoming.text, output, incoming.session_id,
-                input_channel=self.name(), metadata=incoming.metadata,
-            ))
+            logger.debug("webchat: message on %s: %s", session_hash(bound["session_id"]), redact(incoming.text)[:80])
+            await handle(message)
 
         return webhook

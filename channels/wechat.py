@@ -5,7 +5,11 @@ safe mode) and resends it when it gets no answer within 5 s (3 tries). So
 this channel:
 
 * checks the signature of every request (``signature`` always,
-  ``msg_signature`` in safe mode) before reading anything: a bad one is a 403
+  ``msg_signature`` in safe mode) before reading anything, refuses a
+  timestamp more than 5 minutes off and a nonce already used (a replayed
+  request: in plaintext mode the signature does not cover the body, so one
+  captured URL would otherwise carry any body from any ``FromUserName``),
+  and in safe mode accepts encrypted messages only: every refusal is a 403
   and never reaches a conversation;
 * drops resends by message id through the shared ``channel_state`` (several
   Rasa processes agree);
@@ -44,7 +48,9 @@ from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessa
 from wechatpy.replies import TextReply
 
 from channels.delivery import PermanentSendError, send_with_retry
-from kefu.store.channel_state import ChannelState, channel_state, recipient_key
+from channels.edge import user_message
+from kefu.core import ids, text as texts
+from kefu.store.channel_state import ChannelState, channel_state
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,9 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 2000
 #: a menu click may come days later (the 48 h service window, with margin)
 MENU_TTL = timedelta(days=7)
+#: how far a request's timestamp may be from our clock; its nonce is
+#: remembered at least that long, so a replay inside the window is caught
+TIMESTAMP_WINDOW_SECONDS = 300
 
 VOICE_NOT_UNDERSTOOD = "抱歉，我暂时还听不懂语音，请打字告诉我吧。(Sorry, I can't understand voice messages yet, please type.)"
 UNSUPPORTED = "抱歉，我暂时只能看懂文字，请打字告诉我吧。(Sorry, I can only read text for now, please type.)"
@@ -102,6 +111,14 @@ def signature_ok(token: str, signature: str, timestamp: str, nonce: str, *extra:
     return hmac.compare_digest(expected, signature.lower())
 
 
+def fresh(timestamp: str, now: Optional[float] = None, window: int = TIMESTAMP_WINDOW_SECONDS) -> bool:
+    """Whether a request's timestamp is within ``window`` seconds of now."""
+    try:
+        return abs((now if now is not None else time.time()) - int(timestamp)) <= window
+    except (TypeError, ValueError):
+        return False
+
+
 def parse_incoming(xml: Any) -> BaseMessage:
     """The message in a (decrypted) WeChat XML body; MalformedMessage for
     anything that is not one."""
@@ -123,7 +140,7 @@ def message_key(message: BaseMessage) -> str:
     messages, sender + CreateTime for events (they have no MsgId). The
     openid is hashed: the claims table needs no personal data."""
     if isinstance(message, BaseEvent) or not message.id:
-        return f"{message.target}:evt:{recipient_key(message.source)}:{message.time}"
+        return f"{message.target}:evt:{ids.keyed_hash(message.source, 'wechat-event')}:{message.time}"
     return f"{message.target}:{message.id}"
 
 
@@ -336,21 +353,39 @@ class WeChatOutput(OutputChannel):
         await send_with_retry(lambda: self.client.send(message), channel=CHANNEL, recipient=recipient_id,
                               state=self.client._state)
 
+    @staticmethod
+    def openid_of(recipient_id: Text) -> Optional[str]:
+        """The openid of a ``wechat:`` conversation; None (and a warning) for
+        another channel's conversation (a forged ``output_channel``)."""
+        try:
+            return ids.native_recipient(ids.WECHAT, recipient_id)
+        except ids.ForeignRecipient as refused:
+            logger.warning("wechat: %s", refused)
+            return None
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         # one message per response, not per paragraph: one reply can still be
         # answered passively, and the shopper sees what the bot wrote as one
-        if text.strip():
-            await self._emit(recipient_id, render_text(recipient_id, text.strip()))
+        openid = self.openid_of(recipient_id)
+        if openid and text.strip():
+            await self._emit(recipient_id, render_text(openid, text.strip()))
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self._emit(recipient_id, render_image(recipient_id, image))
+        openid = self.openid_of(recipient_id)
+        if openid:
+            await self._emit(recipient_id, render_image(openid, image))
 
     async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
-        await self._emit(recipient_id, render_link(recipient_id, attachment))
+        openid = self.openid_of(recipient_id)
+        if openid:
+            await self._emit(recipient_id, render_link(openid, attachment))
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      **kwargs: Any) -> None:
-        message = render_buttons(recipient_id, text, buttons)
+        openid = self.openid_of(recipient_id)
+        if not openid:
+            return
+        message = render_buttons(openid, text, buttons)
         if message["msgtype"] == "msgmenu":
             self.client.remember_menu(buttons)
         await self._emit(recipient_id, message)
@@ -358,10 +393,13 @@ class WeChatOutput(OutputChannel):
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         """A custom response that is already a WeChat custom message
         (``{"msgtype": ..., ...}``) is sent as is, to this recipient."""
+        openid = self.openid_of(recipient_id)
+        if not openid:
+            return
         if "msgtype" not in json_message:
             logger.warning("wechat: custom json without msgtype ignored")
             return
-        await self._emit(recipient_id, {**json_message, "touser": recipient_id})
+        await self._emit(recipient_id, {**json_message, "touser": openid})
 
 
 class _RequestOutput(WeChatOutput):
@@ -467,8 +505,28 @@ class WeChatInput(InputChannel):
         return webhook
 
     def _signed(self, request: Request) -> bool:
+        """A valid signature on a fresh timestamp."""
         a = request.args
-        return signature_ok(self.token, a.get("signature", ""), a.get("timestamp", ""), a.get("nonce", ""))
+        return (signature_ok(self.token, a.get("signature", ""), a.get("timestamp", ""), a.get("nonce", ""))
+                and fresh(a.get("timestamp", "")))
+
+    def _replayed(self, request: Request, message: BaseMessage) -> bool:
+        """Whether the request's nonce was used before by another message: a
+        replay. WeChat's own retry of the same message (same MsgId) is not
+        one; it is answered like any resend."""
+        a = request.args
+        try:
+            first = self.client.state.claim_message(f"{CHANNEL}-nonce", f"{a.get('timestamp', '')}:{a.get('nonce', '')}")
+        except Exception:  # noqa: BLE001 - the signature and the window still hold
+            logger.exception("wechat: could not remember a nonce")
+            return False
+        if first:
+            return False
+        try:
+            return not self.client.state.is_claimed(CHANNEL, message_key(message))
+        except Exception:  # noqa: BLE001
+            logger.exception("wechat: could not check a resend")
+            return True
 
     def _open(self, request: Request) -> Any:
         """The message XML: the body, or the decrypted ``Encrypt`` in safe
@@ -476,6 +534,8 @@ class WeChatInput(InputChannel):
         InvalidSignatureException (403) or MalformedMessage (400)."""
         body = request.body or b""
         if request.args.get("encrypt_type", "raw").lower() != "aes":
+            if self.crypto is not None:  # safe mode: plaintext is not from WeChat
+                raise InvalidSignatureException()
             return body
         if self.crypto is None:
             logger.error("wechat: encrypted message but no encoding_aes_key configured")
@@ -507,6 +567,11 @@ class WeChatInput(InputChannel):
         except MalformedMessage as error:
             logger.info("wechat: malformed message (%s)", error)
             return response.text("malformed message", status=400)
+        if not ids.valid_native(message.source):
+            return response.text("malformed message", status=400)
+        if self._replayed(request, message):
+            logger.warning("wechat: a replayed request (nonce used before) refused")
+            return response.text("replayed request", status=403)
 
         inbound = inbound_from(message)
         if inbound.answer:
@@ -525,11 +590,14 @@ class WeChatInput(InputChannel):
         text = inbound.text
         if inbound.menu_id:
             text = self.client.menu_payload(inbound.menu_id) or text
-        openid = message.source
+        identity = ids.Identity(ids.WECHAT, message.source)
         output = _RequestOutput(self.client)
-        user_message = UserMessage(text, output, openid, input_channel=self.name(),
-                                   message_id=inbound.metadata.get("msg_id"), metadata={"wechat": inbound.metadata})
-        task = asyncio.ensure_future(self._run(on_new_message, user_message, output))
+        try:
+            incoming = user_message(identity, text, output, connector=self.name(),
+                                    message_id=inbound.metadata.get("msg_id"), metadata={"wechat": inbound.metadata})
+        except texts.BadText as bad:
+            return self._xml_reply(request, message, TOO_LONG if bad.reason == "too_long" else UNSUPPORTED)
+        task = asyncio.ensure_future(self._run(on_new_message, incoming, output))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         done, _ = await asyncio.wait({task}, timeout=self.reply_deadline)
@@ -537,7 +605,7 @@ class WeChatInput(InputChannel):
             reply = passive_text([m for _, m in output.held])
             if reply is not None:
                 output.held = []
-                self._record_passive(openid)
+                self._record_passive(identity.conversation_id)
                 return self._xml_reply(request, message, reply)
         output.release()
         if output.worker is not None:
@@ -550,13 +618,13 @@ class WeChatInput(InputChannel):
         try:
             await on_new_message(message)
         except Exception:  # noqa: BLE001 - the shopper gets an apology, not silence
-            logger.exception("wechat: the bot failed on a message from %s", recipient_key(message.sender_id))
+            logger.exception("wechat: the bot failed on a message from %s", ids.for_log(message.sender_id))
             await output.send_text_message(message.sender_id, APOLOGY)
         finally:
             output.finish()
 
-    def _record_passive(self, openid: str) -> None:
+    def _record_passive(self, conversation_id: str) -> None:
         try:
-            self.client.state.record_delivery(CHANNEL, openid, True, 1, None)
+            self.client.state.record_delivery(CHANNEL, conversation_id, True, 1, None)
         except Exception:  # noqa: BLE001 - recording must not break the answer
             logger.exception("wechat: could not record a passive reply")

@@ -35,9 +35,18 @@ class Settings:
     rabbitmq_url: str | None = None
     rasa_instances: int = 1
     action_instances: int = 1
-    # Identity checks: how many wrong proofs are allowed in the window.
-    max_failed_verifications: int = 3
-    verification_window_seconds: int = 600
+    # Order proofs (docs/security.md): wrong proofs tolerated per
+    # conversation (in 10 minutes), per order and per client address (in a
+    # day, then a doubling wait) and from everyone (in 10 minutes); how long
+    # a proof lasts.
+    proof_per_conversation: int = 3
+    proof_per_order: int = 5
+    proof_per_client: int = 20
+    proof_everyone: int = 200
+    proof_ttl_seconds: int = 1800
+    #: addresses of the proxies whose X-Real-IP / X-Forwarded-For is
+    #: believed (nginx in production); from anyone else the peer address counts
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,4 +79,11 @@ def load_settings() -> Settings:
         rabbitmq_url=server("RABBITMQ_URL", None),
         rasa_instances=int(_env("KEFU_RASA_INSTANCES", "2" if production else "1")),
         action_instances=int(_env("KEFU_ACTION_INSTANCES", "2" if production else "1")),
+        proof_per_conversation=int(_env("KEFU_PROOF_PER_CONVERSATION", "3")),
+        proof_per_order=int(_env("KEFU_PROOF_PER_ORDER", "5")),
+        proof_per_client=int(_env("KEFU_PROOF_PER_CLIENT", "20")),
+        proof_everyone=int(_env("KEFU_PROOF_EVERYONE", "200")),
+        proof_ttl_seconds=int(_env("KEFU_PROOF_TTL_SECONDS", "1800")),
+        trusted_proxies=tuple(a.strip() for a in _env(
+            "KEFU_TRUSTED_PROXIES", "127.0.0.1,::1" if production else "").split(",") if a.strip()),
     )

@@ -23,8 +23,8 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from kefu.config import PROJECT_ROOT
+from kefu.core import secrets
 
-BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -121,6 +121,11 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
+#: the largest request body any channel accepts (each channel has its own,
+#: smaller cap); Sanic's default is 100 MB
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+
 def start(
     model: Optional[str] = None,
     rasa_port: int = 5005,
@@ -131,11 +136,16 @@ def start(
     log_dir: Optional[Path] = None,
     timeout: float = 300,
     desk_port: Optional[int] = None,
+    api: Optional[bool] = None,
 ) -> Servers:
     """Start both servers (and the agent desk if ``desk_port`` is given) and
-    return once all answer their health checks."""
-    environment = {**os.environ, **(env or {})}
+    return once all answer their health checks. Rasa's HTTP API is on when
+    the desk runs (it replies through it) or ``api`` asks for it, and then
+    only with a JWT (kefu/ops/rasa_server.py)."""
+    environment = {**os.environ, **secrets.environment(), "SANIC_REQUEST_MAX_SIZE": str(MAX_REQUEST_BYTES),
+                   **(env or {})}
     environment.setdefault("PYTHONPATH", str(PROJECT_ROOT))
+    api = bool(desk_port) if api is None else api
     servers = Servers(rasa_port, action_port, desk_port)
 
     def spawn(name: str, args: List[str]) -> subprocess.Popen:
@@ -146,19 +156,18 @@ def start(
     credentials = str(effective_credentials(Path(PROJECT_ROOT, credentials), environment, out_dir))
     endpoints = str(effective_endpoints(Path(PROJECT_ROOT, endpoints), action_port, out_dir))
     try:
-        actions = spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"])
+        actions = spawn("actions", [sys.executable, "-m", "kefu.ops.action_server", "--port", str(action_port)])
         servers.processes.append(actions)
         _wait_for(f"{servers.action_url}/health", actions, timeout)
-        rasa_args = [
-            str(BIN / "rasa"), "run", "--enable-api", "--cors", "*",
-            "--port", str(rasa_port),
-            "--endpoints", endpoints, "--credentials", credentials,
-        ]
+        rasa_args = [sys.executable, "-m", "kefu.ops.rasa_server", "--port", str(rasa_port),
+                     "--endpoints", endpoints, "--credentials", credentials]
         if model:
             rasa_args += ["--model", model]
+        if api:
+            rasa_args.append("--api")
         rasa = spawn("rasa", rasa_args)
         servers.processes.append(rasa)
-        _wait_for(f"{servers.rasa_url}/status", rasa, timeout)
+        _wait_for(f"{servers.rasa_url}/webhooks/rest/", rasa, timeout)
         if desk_port:
             environment.setdefault("KEFU_RASA_URL", servers.rasa_url)
             environment["KEFU_DESK_PORT"] = str(desk_port)

@@ -2,11 +2,17 @@
 already supports, several processes of each kind, nginx in front.
 
     shoppers ─► nginx :5005 ─┬─► rasa #1 :5105 ─┐  tracker + lock store: Redis
-                             └─► rasa #N :510N ─┤  events: RabbitMQ (pika)
-              nginx :5055 ◄── action_endpoint ──┘
+      (webhooks, socket.io,  └─► rasa #N :510N ─┤  events: RabbitMQ (pika)
+       widget pages only)                       │
+              nginx :5055 ◄── action_endpoint ──┘  (X-Kefu-Action-Token)
                    ├─► action server #1 :5155 ─┐
                    └─► action server #M :515M ─┴─► shop data: PostgreSQL
-              agent desk :5006 ─► nginx :5005 (Rasa API), PostgreSQL
+              agent desk :5006 ─► nginx 127.0.0.1:5007 (Rasa API, JWT) , PostgreSQL
+
+Every Rasa instance and action server listens on 127.0.0.1 (docker-compose:
+the internal network); nginx publishes only what shoppers and platforms
+call: the channel webhooks, socket.io and the widget's pages. Rasa's HTTP
+API is reached by the desk through an internal listener and needs a JWT.
 
 The operator sets URLs (``REDIS_URL``, ``DATABASE_URL``, ``RABBITMQ_URL``;
 the profile defaults them to this machine's servers); this module derives
@@ -32,6 +38,7 @@ so that benchmarks and tests can kill and restart single processes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -45,6 +52,7 @@ from typing import Dict, List, Mapping, Optional
 from urllib.parse import unquote, urlparse
 
 from kefu.config import PROJECT_ROOT, Settings, load_settings
+from kefu.core import responses, secrets
 
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "kefu.tar.gz"
@@ -54,8 +62,9 @@ EVENTS_EXCHANGE = "kefu-events"
 
 #: what the REST channel answers when no Rasa instance could (a list of
 #: messages, like a normal reply, with status 503 and Retry-After).
-BUSY_REPLY = ('[{"recipient_id": "", "text": "抱歉亲，系统有点忙，请稍后再试一次。'
-              'Sorry, we are busy right now, please try again in a moment."}]')
+BUSY_REPLY = json.dumps([{"recipient_id": "", "text": responses.both("utter_try_again")}], ensure_ascii=False)
+#: the paths nginx publishes: what platforms and shoppers' browsers call
+PUBLIC_LOCATIONS = ("/webhooks/rest/", "/webhooks/wechat/", "/webhooks/telegram/", "/socket.io/", "/webchat/")
 #: what the action balancer answers when no action server could: the
 #: backend-down answer, then listen (so that no form loops on an action
 #: that cannot run). For the per-turn slot validation, nothing (Rasa keeps
@@ -79,11 +88,12 @@ class Layout:
 
     rasa_ports: List[int]
     action_ports: List[int]
-    port: int = 5005  # the balancer: REST, socket.io, Rasa API
+    port: int = 5005  # the balancer: webhooks, socket.io, widget pages
     action_port: int = 5055  # the balancer for the action servers
     desk_port: Optional[int] = 5006
     run_dir: Path = PROJECT_ROOT / "var" / "prod"
     model: Path = MODEL
+    api_port: int = 5007  # Rasa's HTTP API for the desk, on 127.0.0.1 only
 
     @classmethod
     def default(cls, rasa: int, actions: int, port: int = 5005, action_port: int = 5055,
@@ -98,6 +108,10 @@ class Layout:
     @property
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
 
 
 def derived_env(settings: Settings, action_url: str, env: Mapping[str, str] = os.environ) -> Dict[str, str]:
@@ -132,11 +146,30 @@ def derived_env(settings: Settings, action_url: str, env: Mapping[str, str] = os
 
 
 def nginx_conf(rasa: List[str], actions: List[str], port: int, action_port: int, run_dir: Path,
-               pid: bool = True, listen_host: str = "127.0.0.1") -> str:
-    """nginx.conf for the balancers; ``rasa`` and ``actions`` are host:port."""
+               pid: bool = True, listen_host: str = "127.0.0.1", api_port: int = 5007,
+               api_host: str = "127.0.0.1") -> str:
+    """nginx.conf for the balancers; ``rasa`` and ``actions`` are host:port.
+    The public listener passes on only :data:`PUBLIC_LOCATIONS`; Rasa's API
+    gets a listener of its own on ``api_host`` (never published)."""
     def servers(addresses: List[str]) -> str:
         return "".join(f"        server {a} max_fails=1 fail_timeout=5s;\n" for a in addresses)
 
+    proxied = """            proxy_set_header Connection "";
+            proxy_pass http://kefu_rasa;"""
+    public = {
+        "/webhooks/rest/": """            proxy_set_header Connection "";
+            proxy_intercept_errors on;
+            error_page 500 502 503 504 = @busy;
+            proxy_pass http://kefu_rasa;""",
+        "/webhooks/wechat/": proxied,
+        "/webhooks/telegram/": proxied,
+        "/socket.io/": """            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_pass http://kefu_rasa_sticky;""",
+        "/webchat/": proxied,
+    }
+    assert tuple(public) == PUBLIC_LOCATIONS
+    locations = "".join(f"        location {path} {{\n{body}\n        }}\n" for path, body in public.items())
     return f"""# generated by kefu.production: the balancer in front of Rasa and the action servers
 worker_processes 1;
 error_log stderr warn;
@@ -145,6 +178,7 @@ events {{ worker_connections 4096; }}
 
 http {{
     access_log off;
+    server_tokens off;
     client_body_temp_path {run_dir}/nginx-body;
     proxy_temp_path {run_dir}/nginx-proxy;
     fastcgi_temp_path {run_dir}/nginx-fastcgi;
@@ -172,31 +206,23 @@ http {{
         default '{ACTION_DOWN_REPLY}';
     }}
 
+    # shoppers and platforms: the webhooks, socket.io and the widget's pages;
+    # Rasa's HTTP API and anything else is not found from outside
     server {{
         listen {listen_host}:{port};
         proxy_http_version 1.1;
         proxy_set_header Host $host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $remote_addr;
         proxy_read_timeout 120s;
         proxy_connect_timeout 2s;
         # a dead instance: try the next one if the request never reached it
         proxy_next_upstream error timeout http_502 http_503;
         proxy_next_upstream_tries 3;
 
-        location /socket.io/ {{
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_pass http://kefu_rasa_sticky;
-        }}
-        location /webhooks/rest/webhook {{
-            proxy_set_header Connection "";
-            proxy_intercept_errors on;
-            error_page 500 502 503 504 = @busy;
-            proxy_pass http://kefu_rasa;
-        }}
-        location / {{
-            proxy_set_header Connection "";
-            proxy_pass http://kefu_rasa;
+{locations}        location / {{
+            default_type application/json;
+            return 404 '{{"error": "not_found"}}';
         }}
         location @busy {{
             default_type "application/json; charset=utf-8";
@@ -205,8 +231,22 @@ http {{
         }}
     }}
 
+    # Rasa's HTTP API, for the agent desk only (a JWT is still required)
     server {{
-        listen {listen_host}:{action_port};
+        listen {api_host}:{api_port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header Connection "";
+        proxy_read_timeout 60s;
+        proxy_connect_timeout 2s;
+        proxy_next_upstream error timeout;
+        location / {{
+            proxy_pass http://kefu_rasa;
+        }}
+    }}
+
+    server {{
+        listen {api_host}:{action_port};
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_read_timeout 60s;
@@ -231,33 +271,38 @@ def compose_nginx_conf() -> str:
     ``rasa`` and ``actions`` services have several replicas (nginx adds every
     address a name resolves to at start)."""
     return nginx_conf(["rasa:5005"], ["actions:5055"], 5005, 5055, Path("/var/cache/nginx"),
-                      pid=False, listen_host="0.0.0.0")
+                      pid=False, listen_host="0.0.0.0", api_host="0.0.0.0")
 
 
-def rasa_command(port: int, model: Path, credentials: Path) -> List[str]:
-    """One Rasa instance of the cluster (Procfile line and docker-compose)."""
-    return [str(BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port", str(port), "--model", str(model),
-            "--endpoints", str(ENDPOINTS), "--credentials", str(credentials)]
+def rasa_command(port: int, model: Path, credentials: Path, host: str = "127.0.0.1") -> List[str]:
+    """One Rasa instance of the cluster (Procfile line and docker-compose),
+    with the JWT-protected API the desk uses (kefu/ops/rasa_server.py)."""
+    return [sys.executable, "-m", "kefu.ops.rasa_server", "--port", str(port), "--host", host, "--model", str(model),
+            "--endpoints", str(ENDPOINTS), "--credentials", str(credentials), "--api"]
+
+
+def action_command(port: int, host: str = "127.0.0.1") -> List[str]:
+    """One action server (kefu/ops/action_server.py: Rasa's secret required)."""
+    return [sys.executable, "-m", "kefu.ops.action_server", "--port", str(port), "--host", host]
 
 
 def local_nginx_conf(layout: Layout) -> str:
     """The balancer for processes on this machine, on the layout's ports."""
     return nginx_conf([f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
-                      layout.port, layout.action_port, layout.run_dir)
+                      layout.port, layout.action_port, layout.run_dir, api_port=layout.api_port)
 
 
 def process_table(layout: Layout, credentials: Path) -> Dict[str, List[str]]:
     """name -> command line of every process (the Procfile's lines)."""
-    rasa = str(BIN / "rasa")
     table: Dict[str, List[str]] = {}
     for i, port in enumerate(layout.action_ports, 1):
-        table[f"actions{i}"] = [rasa, "run", "actions", "--port", str(port), "--actions", "actions"]
+        table[f"actions{i}"] = action_command(port)
     for i, port in enumerate(layout.rasa_ports, 1):
         table[f"rasa{i}"] = rasa_command(port, layout.model, credentials)
     table["balancer"] = [nginx_binary(), "-p", str(layout.run_dir), "-c", str(layout.run_dir / "nginx.conf"),
                          "-g", "daemon off;"]
     if layout.desk_port:
-        table["desk"] = ["env", f"KEFU_DESK_PORT={layout.desk_port}", f"KEFU_RASA_URL={layout.url}",
+        table["desk"] = ["env", f"KEFU_DESK_PORT={layout.desk_port}", f"KEFU_RASA_URL={layout.api_url}",
                          sys.executable, "-m", "kefu.desk"]
     return table
 
@@ -270,9 +315,9 @@ def health_url(name: str, layout: Layout) -> Optional[str]:
     if name.startswith("actions"):
         return f"http://127.0.0.1:{layout.action_ports[int(name[7:]) - 1]}/health"
     if name.startswith("rasa"):
-        return f"http://127.0.0.1:{layout.rasa_ports[int(name[4:]) - 1]}/status"
+        return f"http://127.0.0.1:{layout.rasa_ports[int(name[4:]) - 1]}/webhooks/rest/"
     if name == "balancer":
-        return f"{layout.url}/status"
+        return f"{layout.url}/webhooks/rest/"
     if name == "desk":
         return f"http://127.0.0.1:{layout.desk_port}/healthz"
     return None
@@ -358,7 +403,7 @@ class Cluster:
     @classmethod
     def create(cls, layout: Layout, env: Optional[Mapping[str, str]] = None, seed_orders: int = 3000) -> "Cluster":
         """Configure (nothing started): ``env`` overrides os.environ."""
-        environment = {**os.environ, **(env or {}), "KEFU_PROFILE": "production"}
+        environment = {**os.environ, **secrets.environment(), **(env or {}), "KEFU_PROFILE": "production"}
         environment.setdefault("PYTHONPATH", str(PROJECT_ROOT))
         settings = _settings_from(environment)
         environment.update(derived_env(settings, layout.action_url, environment))
@@ -469,9 +514,9 @@ def run(layout: Layout) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     deadline = time.monotonic() + 600
-    rasa_health = [f"http://127.0.0.1:{p}/status" for p in layout.rasa_ports]
+    rasa_health = [f"http://127.0.0.1:{p}/webhooks/rest/" for p in layout.rasa_ports]
     while supervisor.poll() is None and not stop["now"] and time.monotonic() < deadline:
-        if all(_ok(u) for u in rasa_health) and _ok(f"{layout.url}/status"):
+        if all(_ok(u) for u in rasa_health) and _ok(f"{layout.url}/webhooks/rest/"):
             print(
                 f"\nKefu (production profile) is running: {len(layout.rasa_ports)} Rasa instances, "
                 f"{len(layout.action_ports)} action servers behind nginx.\n"
@@ -489,14 +534,15 @@ def run(layout: Layout) -> int:
 
 
 def exec_rasa(port: int, model: Path) -> None:
-    """One Rasa instance (docker-compose): derive the variables, exec Rasa."""
+    """One Rasa instance (docker-compose): derive the variables, exec Rasa,
+    listening on the container's internal network (never published)."""
     from kefu.launcher import effective_credentials
 
     settings = load_settings()
     env = {**os.environ, **derived_env(settings, os.environ.get("KEFU_ACTION_URL") or "http://127.0.0.1:5055/webhook")}
     run_dir = Path(os.environ.get("KEFU_RUN_DIR") or PROJECT_ROOT / "var" / "prod")
     credentials = effective_credentials(PROJECT_ROOT / "credentials.yml", env, run_dir)
-    command = rasa_command(port, model, credentials)
+    command = rasa_command(port, model, credentials, host=os.environ.get("KEFU_RASA_HOST") or "0.0.0.0")
     os.execve(command[0], command, env)
 
 

@@ -4,7 +4,9 @@ Rasa calls a response "unused" when no story or rule names it, yet Kefu's
 custom actions send many responses themselves (`utter_order_status` filled
 with an order's details) so that every sentence stays in domain.yml in both
 languages. A response is therefore unused only if neither the dialogue nor
-the code in actions/ names it; everything else Rasa warns about fails.
+the code in actions/, channels/ or kefu/ names it (connectors and the
+balancer speak outside a turn through kefu.core.responses); everything else
+Rasa warns about fails.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ _BUILT_IN_RESPONSES = {"utter_ask_rephrase"}
 
 def responses_named_in_code(root: Path = PROJECT_ROOT) -> Set[str]:
     names: Set[str] = set(_BUILT_IN_RESPONSES)
-    for path in (root / "actions").rglob("*.py"):
+    for path in [*(root / "actions").rglob("*.py"), *(root / "channels").rglob("*.py"), *(root / "kefu").rglob("*.py")]:
         names.update(re.findall(r"[\"'](utter_[A-Za-z0-9_/]+)[\"']", path.read_text(encoding="utf-8")))
     return names
 

@@ -114,6 +114,17 @@ def shop_url(tmp_path_factory) -> str:
     return url
 
 
+def rasa_api() -> requests.Session:
+    """A client of Rasa's HTTP API as the desk is one: every call carries a
+    short-lived JWT signed with the servers' secret (kefu/ops/rasa_server.py)."""
+    from kefu.core.secrets import secret
+    from kefu.desk.rasa import api_token
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {api_token(secret('rasa_jwt_secret'))}"
+    return session
+
+
 def start_kefu(
     workdir: Path,
     shop_url: str,
@@ -121,11 +132,14 @@ def start_kefu(
     env: Optional[Dict[str, str]] = None,
     tracker_db: Optional[Path] = None,
     rasa_port: Optional[int] = None,
+    api: bool = False,
+    desk_port: Optional[int] = None,
 ):
     """Kefu's action and Rasa servers on the trained model, on free ports,
     with a SQLite tracker store, the test shop, agents always at work and
     ``credentials`` (the text of a credentials.yml; the project's own when
-    None). Every live test starts its servers through here."""
+    None); Rasa's HTTP API only with ``api`` (and a JWT, :func:`rasa_api`).
+    Every live test starts its servers through here."""
     from kefu import launcher
 
     if not MODEL.exists():
@@ -135,6 +149,7 @@ def start_kefu(
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    X-Kefu-Action-Token: ${KEFU_ACTION_TOKEN}\n"
         f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db or workdir / "tracker.db"}"\n',
         encoding="utf-8",
     )
@@ -145,24 +160,27 @@ def start_kefu(
     environment = {"DATABASE_URL": shop_url, "KEFU_SERVICE_HOURS": str(always_open_hours(workdir)), **(env or {})}
     return launcher.start(
         model=str(MODEL), rasa_port=rasa_port, action_port=action_port, endpoints=str(endpoints),
-        credentials=str(credentials_file), env=environment, log_dir=workdir,
+        credentials=str(credentials_file), env=environment, log_dir=workdir, api=api, desk_port=desk_port,
     )
 
 
 @pytest.fixture(scope="session")
 def kefu(shop_url, tmp_path_factory):
-    """Kefu on the project's credentials.yml (REST and the web widget)."""
-    servers = start_kefu(tmp_path_factory.mktemp("servers"), shop_url)
+    """Kefu on the project's credentials.yml (REST and the web widget), with
+    Rasa's API on for the tests that act as the desk (:func:`rasa_api`)."""
+    servers = start_kefu(tmp_path_factory.mktemp("servers"), shop_url, api=True)
     yield servers
     servers.stop()
 
 
 class Chat:
-    """One shopper talking to Kefu over the REST channel."""
+    """One shopper talking to Kefu over the REST channel (their conversation
+    is ``rest:<sender>``)."""
 
     def __init__(self, base_url: str, sender: str) -> None:
         self.url = f"{base_url}/webhooks/rest/webhook"
         self.sender = sender
+        self.conversation_id = f"rest:{sender}"
 
     def say(self, text: str) -> List[str]:
         response = requests.post(self.url, json={"sender": self.sender, "message": text}, timeout=60)

@@ -169,7 +169,7 @@ def main(argv=None) -> int:
             host_load_average_1m_at_end=round(os.getloadavg()[0], 2),
             timeline=timeline, phases=phases, outside_faults=dict(calm_outcomes), processes_alive_at_end=alive,
             conversations_hit_by_a_fault=len(hit), of_which_completed=hit_done,
-            tracker_check=check_trackers(layout.url, rows),
+            tracker_check=check_trackers(layout.api_url, rows),
             silent_losses=sum(1 for r in rows if r["outcome"] in ("silent",)),
             unpolite_errors=sum(1 for r in rows if r["outcome"] in ("error", "wrong")),
             examples={o: next((r for r in rows if r["outcome"] == o), None) for o in ("polite", "error", "wrong", "silent")},

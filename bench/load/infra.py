@@ -19,6 +19,8 @@ import psutil
 import requests
 
 from kefu.config import PROJECT_ROOT
+from kefu.core.secrets import secret
+from kefu.desk.rasa import api_token
 
 WORK = PROJECT_ROOT / "var" / "bench"
 
@@ -163,7 +165,9 @@ def check_trackers(base_url: str, rows: List[dict]) -> Dict[str, object]:
               "unanswered": 0, "failed_attempts_in_tracker": 0, "trackers_unreadable": 0}
     for sender, attempts in by_sender.items():
         try:
-            events = requests.get(f"{base_url}/conversations/{sender}/tracker", timeout=30).json()["events"]
+            events = requests.get(f"{base_url}/conversations/rest:{sender}/tracker", timeout=30,
+                                  headers={"Authorization": f"Bearer {api_token(secret('rasa_jwt_secret'))}"}
+                                  ).json()["events"]
         except Exception as error:  # noqa: BLE001
             counts["trackers_unreadable"] += 1
             problems.append(f"{sender}: tracker unreadable ({error})")

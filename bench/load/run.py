@@ -61,7 +61,7 @@ def one_run(instances: int, actions: int, users: int, seconds: int, redis: Priva
         rows = read_log(log)
         summary = summarize(rows, min(duration, seconds))
         print(f"[{instances} instance(s)] checking {summary['conversations_started']} trackers ...", flush=True)
-        summary["tracker_check"] = check_trackers(layout.url, rows)
+        summary["tracker_check"] = check_trackers(layout.api_url, rows)
         summary["resources"] = resources
         summary.update(instances=instances, action_servers=actions, users=users,
                        host_load_average_1m_at_end=round(os.getloadavg()[0], 2))

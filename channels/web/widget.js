@@ -7,8 +7,11 @@
  * Plain ES5-ish JavaScript, no build step. It injects its stylesheet, a
  * launcher button and a chat panel, and talks to Rasa's socket.io channel
  * (channels/webchat.py): session_request/session_confirm, user_uttered,
- * bot_uttered. The session id and the transcript live in sessionStorage so
- * the conversation survives page reloads within the tab. Every text is put in
+ * bot_uttered. The server issues the session token (unguessable; the
+ * conversation it stands for is derived from it on the server, so nobody
+ * can join another shopper's session by naming it); the token and the
+ * transcript live in sessionStorage so the conversation survives page
+ * reloads within the tab. Every text is put in
  * the page with textContent (never innerHTML): bot or shopper text cannot
  * inject markup; only http(s) links and images are made clickable/shown.
  *
@@ -61,7 +64,7 @@
       var saved = JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "null");
       if (saved && typeof saved === "object" && Array.isArray(saved.transcript)) { return saved; }
     } catch (e) { /* storage blocked or corrupt: start afresh */ }
-    return { sessionId: null, transcript: [], open: false };
+    return { sessionToken: null, transcript: [], open: false };
   }
   var state = load();
   function save() {
@@ -70,12 +73,6 @@
     }
     try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* ignore */ }
   }
-  function randomId() {
-    var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-  if (!state.sessionId) { state.sessionId = randomId(); save(); }
 
   // ---- DOM helpers --------------------------------------------------------
   function el(tag, className, text) {
@@ -234,7 +231,8 @@
 
   // ---- socket.io ----------------------------------------------------------
   var socket = null;
-  var pending = [];  // messages typed before the client library arrived
+  var pending = [];  // messages typed before the session was confirmed
+  var confirmed = false;  // the server bound this connection to our session
 
   function send(payload, shown) {
     var text = String(payload || "").trim();
@@ -242,8 +240,8 @@
     if (text.length > MAX_CHARS) { add({ from: "bot", text: T.tooLong }); return; }
     add({ from: "user", text: shown || text });
     showTyping(true);
-    var message = { message: text, session_id: state.sessionId, metadata: { lang: lang } };
-    if (socket) { socket.emit("user_uttered", message); } else { pending.push(message); }
+    var message = { message: text, metadata: { lang: lang } };
+    if (socket && confirmed) { socket.emit("user_uttered", message); } else { pending.push(message); }
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -287,24 +285,23 @@
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000
     });
-    // on every (re)connection: rejoin the same session (its room gets pushes)
+    // on every (re)connection: show our token to rejoin the same session
     socket.on("connect", function () {
       setConnection("online");
-      socket.emit("session_request", { session_id: state.sessionId });
+      confirmed = false;
+      socket.emit("session_request", { session_token: state.sessionToken });
     });
-    socket.on("session_confirm", function (sessionId) {
-      var id = typeof sessionId === "string" ? sessionId : (sessionId && sessionId.session_id);
-      if (id && id !== state.sessionId) {  // the server gave us another session
-        state.sessionId = id; state.transcript = []; log.textContent = ""; save();
+    socket.on("session_confirm", function (token) {
+      if (typeof token !== "string" || !token) { return; }
+      if (token !== state.sessionToken) {  // a new session (first visit, or the old one expired)
+        if (state.sessionToken) { state.transcript = []; log.textContent = ""; }
+        state.sessionToken = token; save();
       }
-      while (pending.length) {
-        var message = pending.shift();
-        message.session_id = state.sessionId;
-        socket.emit("user_uttered", message);
-      }
+      confirmed = true;
+      while (pending.length) { socket.emit("user_uttered", pending.shift()); }
     });
     socket.on("bot_uttered", onBotMessage);
-    socket.on("disconnect", function () { setConnection("offline"); });
+    socket.on("disconnect", function () { confirmed = false; setConnection("offline"); });
     socket.on("connect_error", function () { setConnection("offline"); });
   }
 
@@ -335,7 +332,7 @@
     open: function () { setOpen(true); },
     close: function () { setOpen(false); },
     send: function (text) { send(text); },
-    sessionId: function () { return state.sessionId; },
+    sessionToken: function () { return state.sessionToken; },
     socket: function () { return socket; }
   };
 })();

@@ -12,36 +12,42 @@ call :func:`apply_event`, so they produce the same rows.
 
 A user event already folded (same sender and timestamp, e.g. a message the
 broker delivered twice) is ignored.
+
+Nothing here is stored in clear that could name a shopper: the sender is a
+keyed hash (``kefu.core.ids.conversation_key``, the same key tickets and
+ratings carry) and a text keeps its words but not its phone numbers,
+e-mails, order ids, ID numbers or addresses (``kefu.privacy.anonymise``).
+The channel is the conversation id's prefix, decided by the connector.
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core import ids, text as texts
+from kefu.privacy import anonymise
 from kefu.store.models import AnalyticsConversation, AnalyticsTurn, MisunderstoodMessage
 
 LOW_CONFIDENCE = 0.6
 FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_ACTIONS = frozenset({"action_default_fallback", "action_two_stage_fallback"})
-#: Rasa input channel names -> Kefu's channels (as actions/backend.py)
-CHANNELS = {"socketio": "web", "rest": "web", "webchat": "web", "telegram": "telegram", "wechat": "wechat",
-            "email": "email"}
 _MAX_TEXT = 2000
 
 
-def conversation_key(sender_id: str) -> str:
-    """As ``actions.backend.conversation_key``: ratings and tickets use it."""
-    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:32]
+def channel_name(sender_id: str) -> Optional[str]:
+    """The channel of a conversation, from its id (kefu.core.ids)."""
+    identity = ids.parse(sender_id)
+    return identity.channel if identity else None
 
 
-def channel_name(input_channel: Optional[str]) -> Optional[str]:
-    if not input_channel:
-        return None
-    return CHANNELS.get(input_channel, input_channel[:32])
+def stored_text(text: Optional[str]) -> str:
+    """A message as analytics keeps it: personal data replaced, and
+    nothing a database could refuse (a lone surrogate once stopped the
+    ingestion for good)."""
+    return anonymise(texts.storable(text))[:_MAX_TEXT]
 
 
 def event_datetime(timestamp: Any) -> datetime:
@@ -86,12 +92,13 @@ class _Folder:
 
     def latest_conversation(self, sender_id: str) -> Optional[AnalyticsConversation]:
         return self.s.execute(
-            select(AnalyticsConversation).where(AnalyticsConversation.sender_id == sender_id)
+            select(AnalyticsConversation).where(AnalyticsConversation.conversation_key == ids.conversation_key(sender_id))
             .order_by(AnalyticsConversation.started_at.desc(), AnalyticsConversation.id.desc()).limit(1)
         ).scalar_one_or_none()
 
     def new_conversation(self, sender_id: str, when: datetime) -> AnalyticsConversation:
-        conversation = AnalyticsConversation(sender_id=sender_id, conversation_key=conversation_key(sender_id),
+        conversation = AnalyticsConversation(conversation_key=ids.conversation_key(sender_id),
+                                             channel=channel_name(sender_id),
                                              started_at=when, last_event_at=when, user_messages=0)
         self.s.add(conversation)
         self.s.flush()
@@ -109,7 +116,8 @@ class _Folder:
 
     def user(self, sender_id: str, event: Dict[str, Any]) -> None:
         micros = _micros(event.get("timestamp"))
-        seen = self.s.execute(select(AnalyticsTurn.id).where(AnalyticsTurn.sender_id == sender_id,
+        key = ids.conversation_key(sender_id)
+        seen = self.s.execute(select(AnalyticsTurn.id).where(AnalyticsTurn.conversation_key == key,
                                                             AnalyticsTurn.event_time == micros)).first()
         if seen:
             return
@@ -119,12 +127,12 @@ class _Folder:
         intent = (parse.get("intent") or {}).get("name")
         confidence = (parse.get("intent") or {}).get("confidence")
         confidence = float(confidence) if confidence is not None else None
-        channel = channel_name(event.get("input_channel"))
+        channel = channel_name(sender_id)
         fallback = intent == FALLBACK_INTENT
         low = confidence is not None and confidence < LOW_CONFIDENCE
         turn = AnalyticsTurn(
-            conversation_id=conversation.id, sender_id=sender_id, event_time=micros, created_at=when,
-            channel=channel, text=(event.get("text") or "")[:_MAX_TEXT], intent=intent,
+            conversation_id=conversation.id, conversation_key=key, event_time=micros, created_at=when,
+            channel=channel, text=stored_text(event.get("text")), intent=intent,
             retrieval_intent=retrieval_intent(parse), confidence=confidence, fallback=fallback,
             low_confidence=low,
         )
@@ -139,7 +147,8 @@ class _Folder:
 
     def fallback_action(self, sender_id: str, when: datetime) -> None:
         turn = self.s.execute(
-            select(AnalyticsTurn).where(AnalyticsTurn.sender_id == sender_id, AnalyticsTurn.created_at <= when)
+            select(AnalyticsTurn).where(AnalyticsTurn.conversation_key == ids.conversation_key(sender_id),
+                                        AnalyticsTurn.created_at <= when)
             .order_by(AnalyticsTurn.event_time.desc()).limit(1)
         ).scalar_one_or_none()
         if turn is None:

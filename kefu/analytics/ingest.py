@@ -26,7 +26,7 @@ from kefu.analytics.events import apply_event
 from kefu.config import PROJECT_ROOT
 from kefu.store.db import session_scope
 from kefu.store.models import AnalyticsCursor
-from kefu.store.shop import to_db, utcnow
+from kefu.core.clock import to_db, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from kefu.analytics.events import conversation_key
+from kefu.core.ids import conversation_key
 from kefu.store.db import session_scope
 from kefu.store.models import (
     Agent,
@@ -76,18 +76,18 @@ def _buckets(start: datetime, end: datetime, stamps: Iterable[datetime]) -> Tupl
 def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
     with session_scope(engine) as s:
         conversations = s.execute(
-            select(AnalyticsConversation.id, AnalyticsConversation.sender_id, AnalyticsConversation.channel,
+            select(AnalyticsConversation.id, AnalyticsConversation.conversation_key, AnalyticsConversation.channel,
                    AnalyticsConversation.started_at)
             .where(AnalyticsConversation.started_at >= start, AnalyticsConversation.started_at < end,
                    AnalyticsConversation.user_messages > 0)
         ).all()
-        senders = {c.sender_id for c in conversations}
+        senders = {c.conversation_key for c in conversations}
         # every conversation start of those senders (also outside the range), to bound each conversation
         starts: Dict[str, List[datetime]] = defaultdict(list)
         if senders:
             for sender, started in s.execute(
-                select(AnalyticsConversation.sender_id, AnalyticsConversation.started_at)
-                .where(AnalyticsConversation.sender_id.in_(senders), AnalyticsConversation.user_messages > 0)
+                select(AnalyticsConversation.conversation_key, AnalyticsConversation.started_at)
+                .where(AnalyticsConversation.conversation_key.in_(senders), AnalyticsConversation.user_messages > 0)
             ).all():
                 starts[sender].append(started)
         turns = s.execute(
@@ -103,26 +103,21 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
                    Handoff.assigned_at, Handoff.first_response_at, Handoff.closed_at)
             .where(Handoff.created_at >= start, Handoff.created_at < end)
         ).all()
-        # handoffs of the range's senders (a conversation may start before its handoff's day)
+        # handoffs of the range's senders (a conversation may start before its handoff's day);
+        # the desk keeps conversation ids, analytics their keyed hashes
         sender_handoffs: Dict[str, List[datetime]] = defaultdict(list)
-        if senders:
-            for cid, created in s.execute(select(Handoff.conversation_id, Handoff.created_at)
-                                          .where(Handoff.conversation_id.in_(senders))).all():
-                sender_handoffs[cid].append(created)
+        agent_of_key: Dict[str, List[Tuple[datetime, Optional[int]]]] = defaultdict(list)
+        for cid, created, agent_id in s.execute(select(Handoff.conversation_id, Handoff.created_at,
+                                                       Handoff.agent_id)).all():
+            key = conversation_key(cid)
+            if key in senders:
+                sender_handoffs[key].append(created)
+            agent_of_key[key].append((created, agent_id))
         ratings = s.execute(
             select(SatisfactionRating.conversation_key, SatisfactionRating.channel, SatisfactionRating.score,
                    SatisfactionRating.intent, SatisfactionRating.created_at)
             .where(SatisfactionRating.created_at >= start, SatisfactionRating.created_at < end)
         ).all()
-        agent_of_key: Dict[str, List[Tuple[datetime, Optional[int]]]] = defaultdict(list)
-        if ratings:
-            keys = {r.conversation_key for r in ratings}
-            for cid, created, agent_id in s.execute(
-                select(Handoff.conversation_id, Handoff.created_at, Handoff.agent_id)
-            ).all():
-                key = conversation_key(cid)
-                if key in keys:
-                    agent_of_key[key].append((created, agent_id))
         names = dict(s.execute(select(Agent.id, Agent.display_name)).all())
 
     # conversations
@@ -134,10 +129,10 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
 
     handed_off = 0
     for c in conversations:
-        bounds = sorted(starts[c.sender_id])
+        bounds = sorted(starts[c.conversation_key])
         i = bisect.bisect_right(bounds, c.started_at)
         until = bounds[i] if i < len(bounds) else datetime.max
-        if any(c.started_at <= h < until for h in sender_handoffs.get(c.sender_id, ())):
+        if any(c.started_at <= h < until for h in sender_handoffs.get(c.conversation_key, ())):
             handed_off += 1
     total = len(conversations)
 

@@ -32,7 +32,8 @@ def _fmt(value: Any, kind: str = "n") -> str:
 
 def _metric(path: str, value: Any, kind: str = "n") -> str:
     raw = "" if value is None else value
-    return f'<span data-metric="{path}" data-value="{html.escape(str(raw))}">{html.escape(_fmt(value, kind))}</span>'
+    return (f'<span data-metric="{html.escape(path, quote=True)}" data-value="{html.escape(str(raw), quote=True)}">'
+            f'{html.escape(_fmt(value, kind))}</span>')
 
 
 def _bar(path: Path, labels: Sequence[str], values: Sequence[float], title: str, horizontal: bool = False) -> None:
@@ -66,7 +67,7 @@ def _series(path: Path, points: List[Dict[str, Any]], title: str, bucket: str) -
 def _table(rows: List[Dict[str, Any]], key: str, path: str, columns: Sequence[str] = ("count",)) -> str:
     if not rows:
         return "<p class=muted>—</p>"
-    head = "".join(f"<th>{c}</th>" for c in (key, *columns))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in (key, *columns))
     body = []
     for row in rows:
         name = str(row[key])

@@ -9,6 +9,7 @@ touches CJK characters, which Python counts as word characters.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterator
 
 #: entity name -> regex (Python syntax, also valid for Rasa's regex features)
@@ -44,7 +45,7 @@ def find_entities(text: str) -> Iterator[tuple[str, int, int]]:
 def match_entity(name: str, text: str) -> str | None:
     """The first value of entity ``name`` in ``text``, normalised (upper-case
     ids), or ``None``."""
-    match = _COMPILED[name].search(text or "")
+    match = _COMPILED[name].search(unicodedata.normalize("NFKC", text or ""))
     if not match:
         return None
     value = match.group(0)
@@ -55,10 +56,11 @@ def extract_last4(text: str) -> str | None:
     """The last four phone digits from a reply such as '尾号5678' or 'it's 5678'.
 
     Exactly one run of four digits must be present: '56789' or '12 34' are
-    ambiguous and rejected rather than guessed.
+    ambiguous and rejected rather than guessed. Digits typed full-width
+    ('５６７８', Chinese input methods) are read as the digits they are.
     """
-    runs = _LAST4.findall(text or "")
-    return runs[0] if len(runs) == 1 else None
+    runs = _LAST4.findall(unicodedata.normalize("NFKC", text or ""))
+    return runs[0] if len(runs) == 1 and runs[0].isascii() else None
 
 
 def term_regex(term: str) -> str:

@@ -4,7 +4,6 @@ record of deliveries. Same database as the shop, so several Rasa processes
 behind a load balancer agree without extra infrastructure."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import List, Optional
@@ -13,14 +12,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from kefu.core import ids
 from kefu.store.db import session_scope
-from kefu.store.models import ChannelToken, Delivery, EmailThread, MessageClaim
-from kefu.store.shop import from_db, to_db, utcnow
+from kefu.store.models import ChannelToken, Delivery, EmailMessage, EmailThread, MessageClaim
+from kefu.core.clock import from_db, to_db, utcnow
 
 
 def recipient_key(recipient: str) -> str:
-    """A recipient id (openid, chat id, e-mail address) as a stable hash."""
-    return hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:32]
+    """A recipient (a conversation id, an e-mail address) as a keyed hash."""
+    return ids.keyed_hash(recipient, "recipient")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,26 @@ class ChannelState:
             if row is None:
                 return None
             return Thread(row.conversation_id, row.address, row.subject, row.last_message_id, row.references)
+
+    def remember_mail(self, message_id: str, conversation_id: str) -> None:
+        """A Message-ID the shop sent in ``conversation_id``."""
+        with session_scope(self.engine) as s:
+            if s.get(EmailMessage, message_id[:255]) is None:
+                s.add(EmailMessage(message_id=message_id[:255], conversation_id=conversation_id, created_at=to_db(utcnow())))
+
+    def conversation_of_mail(self, message_ids: List[str]) -> Optional[str]:
+        """The conversation of the newest of ``message_ids`` that the shop
+        itself sent, if any."""
+        wanted = [m[:255] for m in message_ids if m]
+        if not wanted:
+            return None
+        with session_scope(self.engine) as s:
+            rows = {r.message_id: r.conversation_id
+                    for r in s.execute(select(EmailMessage).where(EmailMessage.message_id.in_(wanted))).scalars()}
+        for message_id in reversed(wanted):
+            if message_id in rows:
+                return rows[message_id]
+        return None
 
     def record_delivery(self, channel: str, recipient: str, ok: bool, attempts: int,
                         error: Optional[str] = None) -> None:

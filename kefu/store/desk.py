@@ -16,6 +16,7 @@ action server can run side by side without assigning a chat twice.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -24,10 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from kefu.core import ids
+from kefu.core.ids import conversation_key
 from kefu.store.db import session_scope
+from kefu.store.limits import Limits, locked_until
 from kefu.store.models import (
     Agent,
     AuditEntry,
@@ -37,18 +41,27 @@ from kefu.store.models import (
     HandoffMessage,
     Ticket,
 )
-from kefu.store.shop import from_db, to_db, utcnow
+from kefu.core.clock import from_db, to_db, utcnow
 
 OPEN = ("waiting", "assigned")
 _MAX_TEXT = 4000
-#: failed logins of one agent within LOCK_WINDOW that lock further attempts
+#: failed logins of one name from one address that lock it (for that
+#: address only: nobody elsewhere can lock an agent out), with a wait that
+#: doubles from LOCK_BASE with every further failure, up to LOCK_MAX
 MAX_FAILED_LOGINS = 5
 LOCK_WINDOW = timedelta(minutes=15)
+LOCK_BASE = timedelta(minutes=1)
+LOCK_MAX = timedelta(hours=1)
+#: failed logins from one address, whatever the names (password spraying)
+MAX_FAILED_LOGINS_PER_ADDRESS = 30
 DEFAULT_PRESENCE_SECONDS = 90
 
 # -- passwords (stdlib scrypt: no extra dependency) ---------------------------------------
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+#: scrypt cost: N = 2^17 (128 MiB, ~0.3 s), as OWASP advises; older hashes
+#: are upgraded at the next successful login
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**17, 8, 1
+_SCRYPT_MAXMEM = 256 * 1024 * 1024
 
 
 def hash_password(password: str) -> str:
@@ -56,7 +69,8 @@ def hash_password(password: str) -> str:
     if not password:
         raise ValueError("a password must not be empty")
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32,
+                            maxmem=_SCRYPT_MAXMEM)
     b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt)}${b64(digest)}"
 
@@ -64,28 +78,34 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+        if scheme != "scrypt" or int(n) > 2**20:
             return False
         expected = base64.b64decode(digest)
         actual = hashlib.scrypt(
             (password or "").encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-            dklen=len(expected),
+            dklen=len(expected), maxmem=_SCRYPT_MAXMEM,
         )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH = hash_password("kefu-desk-timing-equaliser")
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash is weaker than what :func:`hash_password` makes."""
+    parts = stored.split("$")
+    return len(parts) != 6 or parts[0] != "scrypt" or (int(parts[1]), int(parts[2]), int(parts[3])) < (
+        _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """What an unknown name is checked against, so that it takes as long as
+    a known one (made on first use: it costs what a login costs)."""
+    return hash_password("kefu-desk-timing-equaliser")
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def conversation_key(conversation_id: str) -> str:
-    """As ``actions.backend.conversation_key``: tickets are filed under it."""
-    return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:32]
 
 
 # -- values handed to callers ---------------------------------------------------------------
@@ -302,9 +322,29 @@ class DeskStore:
             return agent.id
 
     def set_password(self, username: str, password: str) -> None:
+        """A new password (the operator's ``make agent``); every session of
+        the agent ends, so a stolen cookie dies with the old password."""
         with session_scope(self.engine) as s:
             agent = s.execute(select(Agent).where(Agent.username == username.strip().lower())).scalar_one()
             agent.password_hash = hash_password(password)
+            s.execute(delete(DeskSession).where(DeskSession.agent_id == agent.id))
+            _audit(s, agent.id, "password_set", f"agent:{agent.id}", "all sessions ended")
+
+    def change_password(self, agent_id: int, old: str, new: str, current_token: Optional[str]) -> bool:
+        """The agent's own change (needs the old password); the agent's
+        other sessions end, the one that asked stays."""
+        if not new or len(new) < 8:
+            raise ValueError("a password has at least 8 characters")
+        with session_scope(self.engine) as s:
+            agent = s.get(Agent, agent_id)
+            if agent is None or not verify_password(old, agent.password_hash):
+                _audit(s, agent_id, "password_change_failed", f"agent:{agent_id}", None)
+                return False
+            agent.password_hash = hash_password(new)
+            keep = token_hash(current_token) if current_token else ""
+            s.execute(delete(DeskSession).where(DeskSession.agent_id == agent_id, DeskSession.token_hash != keep))
+            _audit(s, agent_id, "password_changed", f"agent:{agent_id}", "other sessions ended")
+            return True
 
     def agent(self, agent_id: int) -> Optional[AgentView]:
         with session_scope(self.engine) as s:
@@ -329,45 +369,55 @@ class DeskStore:
 
     # ---- sessions and login
 
-    def login(self, username: str, password: str, session_hours: float) -> Tuple[Optional[str], Optional[AgentView], str]:
+    def login(self, username: str, password: str, session_hours: float, client_address: Optional[str] = None,
+              now: Optional[datetime] = None) -> Tuple[Optional[str], Optional[AgentView], str]:
         """(token, agent, outcome): outcome is ok | bad_credentials | locked.
-        Every attempt is audited; the username itself is not written."""
+
+        Failures are counted per (name, client address), known names and
+        unknown ones alike, so the answers and the lock say nothing about
+        which names exist and nobody elsewhere can lock an agent out; a
+        refusal while locked is not counted again (the lock would otherwise
+        feed itself). Every attempt is audited; the name itself is not
+        written."""
         username = (username or "").strip().lower()[:64]
-        now = utcnow()
+        now = now or utcnow()
+        limits = Limits(self.engine)
+        pair = ids.keyed_hash(f"{username}\x00{client_address or ''}", "desk-login")
+        address = ids.keyed_hash(client_address or "", "desk-login-address")
+        since = now - LOCK_WINDOW
+        locked = [
+            locked_until(limits.times("desk_login", pair, since), MAX_FAILED_LOGINS, LOCK_BASE, LOCK_MAX),
+            locked_until(limits.times("desk_login_address", address, since), MAX_FAILED_LOGINS_PER_ADDRESS,
+                         LOCK_BASE, LOCK_MAX),
+        ]
+        name_key = ids.keyed_hash(username, "desk-name")[:12]
+        if any(until is not None and until > now for until in locked):
+            self.audit(None, "login_locked", None, f"name {name_key}")
+            return None, None, "locked"
         with session_scope(self.engine) as s:
             agent = s.execute(select(Agent).where(Agent.username == username)).scalar_one_or_none()
-            if agent is None:
-                verify_password(password, _DUMMY_HASH)  # same time as a wrong password
-                _audit(s, None, "login_failed", None, "unknown user " + hashlib.sha256(username.encode()).hexdigest()[:12])
-                return None, None, "bad_credentials"
-            last_ok = s.execute(
-                select(func.max(AuditEntry.created_at)).where(AuditEntry.action == "login", AuditEntry.agent_id == agent.id)
-            ).scalar_one()
-            window_start = to_db(now - LOCK_WINDOW)
-            if last_ok is not None and last_ok > window_start:
-                window_start = last_ok
-            failures = s.execute(
-                select(func.count()).where(
-                    AuditEntry.action == "login_failed", AuditEntry.agent_id == agent.id,
-                    AuditEntry.created_at >= window_start,
-                )
-            ).scalar_one()
-            if failures >= MAX_FAILED_LOGINS:
-                _audit(s, agent.id, "login_failed", f"agent:{agent.id}", "locked")
-                return None, None, "locked"
-            if not verify_password(password, agent.password_hash):
-                _audit(s, agent.id, "login_failed", f"agent:{agent.id}", "bad password")
-                return None, None, "bad_credentials"
+            valid = verify_password(password, agent.password_hash if agent else _dummy_hash()) and agent is not None
+            if not valid:
+                _audit(s, agent.id if agent else None, "login_failed", f"agent:{agent.id}" if agent else None,
+                       f"name {name_key}")
+        if not valid:
+            limits.record("desk_login", pair, now)
+            limits.record("desk_login_address", address, now)
+            return None, None, "bad_credentials"
+        with session_scope(self.engine) as s:
+            agent = s.get(Agent, agent.id)
+            if needs_rehash(agent.password_hash):
+                agent.password_hash = hash_password(password)
             token = secrets.token_urlsafe(32)
             s.add(DeskSession(token_hash=token_hash(token), agent_id=agent.id, created_at=to_db(now),
                               expires_at=to_db(now + timedelta(hours=session_hours))))
             agent.online, agent.last_seen_at = True, to_db(now)
             # drop this agent's expired sessions while here
-            s.execute(DeskSession.__table__.delete().where(DeskSession.agent_id == agent.id,
-                                                           DeskSession.expires_at < to_db(now)))
+            s.execute(delete(DeskSession).where(DeskSession.agent_id == agent.id, DeskSession.expires_at < to_db(now)))
             _audit(s, agent.id, "login", f"agent:{agent.id}", None)
             s.flush()
             view = self._agent_view(s, agent)
+        limits.forget("desk_login", pair)
         self.assign_waiting()
         return token, view, "ok"
 

@@ -45,15 +45,16 @@ class Customer(Base):
 
 
 class ChannelIdentity(Base):
-    """How a channel knows a customer: WeChat openid, Telegram user id,
-    e-mail address or web session id."""
+    """How a channel knows a customer: a WeChat openid or a Telegram user
+    id, the identities the platform vouches for (kefu.core.ids.VOUCHED);
+    nothing else ever stands for a customer."""
 
     __tablename__ = "channel_identities"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
 
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
-    channel = Column(String(16), nullable=False)  # wechat | telegram | email | web
+    channel = Column(String(16), nullable=False)  # wechat | telegram
     external_id = Column(String(254), nullable=False)
 
     customer = relationship("Customer", back_populates="identities")
@@ -228,16 +229,37 @@ class SatisfactionRating(Base):
 
 
 class VerificationAttempt(Base):
-    """One proof of order ownership, kept to stop guessing (3 wrong in 10 min)."""
+    """One proof of order ownership, kept to stop guessing: counted per
+    conversation, per order (across all conversations), per client address
+    and overall (actions/identity.py, ``ShopStore.proof_lock``)."""
 
     __tablename__ = "verification_attempts"
-    __table_args__ = (Index("ix_verification_key_time", "conversation_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_verification_key_time", "conversation_key", "created_at"),
+        Index("ix_verification_order_time", "order_id", "created_at"),
+        Index("ix_verification_client_time", "client_key", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     conversation_key = Column(String(64), nullable=False)
     order_id = Column(String(16), nullable=False)
-    ok = Column(Boolean, nullable=False)
-    created_at = Column(DateTime, nullable=False)
+    client_key = Column(String(64))  # keyed hash of the client address, when the channel knows one
+    ok = Column(Boolean, nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, index=True)
+
+
+class RateEvent(Base):
+    """One use of something limited (a handoff, a ticket, a rating, a desk
+    login failure, a reply mail), under a keyed hash of who used it:
+    ``kefu.store.limits`` counts them in a sliding window."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_scope_key_time", "scope", "key", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    scope = Column(String(32), nullable=False)
+    key = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)
 
 
 # -- channel connectors' shared state ------------------------------------------------
@@ -285,7 +307,8 @@ class Delivery(Base):
 
 
 class EmailThread(Base):
-    """What an e-mail reply needs to stay in its thread."""
+    """What an e-mail reply needs to stay in its thread. ``address`` is the
+    one participant the conversation answers (the From of its first mail)."""
 
     __tablename__ = "email_threads"
 
@@ -295,6 +318,18 @@ class EmailThread(Base):
     last_message_id = Column(String(255), nullable=False)
     references = Column(Text, nullable=False, default="")
     updated_at = Column(DateTime, nullable=False)
+
+
+class EmailMessage(Base):
+    """A Message-ID the shop itself sent, and its conversation: a mail
+    continues a conversation only by replying to one of these (a shopper's
+    own Message-IDs can be known to others and prove nothing)."""
+
+    __tablename__ = "email_messages"
+
+    message_id = Column(String(255), primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
 
 
 # -- the human-agent desk (kefu.desk, kefu.store.desk) ---------------------------------
@@ -397,12 +432,13 @@ class AnalyticsConversation(Base):
     ``session_started``, is a new conversation)."""
 
     __tablename__ = "analytics_conversations"
-    __table_args__ = (Index("ix_analytics_conversations_sender_start", "sender_id", "started_at"),)
+    __table_args__ = (Index("ix_analytics_conversations_key_start", "conversation_key", "started_at"),)
 
     id = Column(Integer, primary_key=True)
-    sender_id = Column(String(255), nullable=False)
-    conversation_key = Column(String(64), nullable=False, index=True)  # sha256(sender_id)[:32]
-    channel = Column(String(32))  # of its first user message (web, wechat, telegram, email, ...)
+    #: the sender as a keyed hash (kefu.core.ids.conversation_key): analytics
+    #: never stores an id in clear
+    conversation_key = Column(String(64), nullable=False, index=True)
+    channel = Column(String(32))  # of its conversation id (web, rest, wechat, telegram, mail)
     started_at = Column(DateTime, nullable=False, index=True)
     last_event_at = Column(DateTime, nullable=False)
     user_messages = Column(Integer, nullable=False, default=0)
@@ -412,16 +448,16 @@ class AnalyticsTurn(Base):
     """One user message and how the bot understood it."""
 
     __tablename__ = "analytics_turns"
-    __table_args__ = (UniqueConstraint("sender_id", "event_time", name="uq_analytics_turns_sender_time"),)
+    __table_args__ = (UniqueConstraint("conversation_key", "event_time", name="uq_analytics_turns_key_time"),)
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(Integer, ForeignKey("analytics_conversations.id",
                                                  name="fk_analytics_turns_conversation_id"), nullable=False, index=True)
-    sender_id = Column(String(255), nullable=False)
+    conversation_key = Column(String(64), nullable=False)
     event_time = Column(BigInteger, nullable=False)  # the event's timestamp in microseconds: the broker's dedup key
     created_at = Column(DateTime, nullable=False, index=True)
     channel = Column(String(32))
-    text = Column(Text)
+    text = Column(Text)  # personal data redacted (kefu.privacy.redact)
     intent = Column(String(128), index=True)
     retrieval_intent = Column(String(191))  # faq/returns, ask_shipping_time/shipping_fee
     confidence = Column(Float)

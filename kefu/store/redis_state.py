@@ -23,7 +23,7 @@ from typing import Optional
 from sqlalchemy.engine import Engine
 
 from kefu.store.channel_state import ChannelState
-from kefu.store.shop import utcnow
+from kefu.core.clock import utcnow
 
 #: how long a claimed message id is remembered: WeChat resends for 15 s,
 #: an e-mail may be fetched again after a crash much later.

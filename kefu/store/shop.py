@@ -9,13 +9,15 @@ order, what may still be cancelled or changed, what may be returned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
+from kefu.core.clock import from_db, to_db, utcnow
 from kefu.store.db import session_scope
+from kefu.store.limits import locked_until
 from kefu.store.models import (
     AftersaleRequest,
     Category,
@@ -41,19 +43,22 @@ TICKET_SLA: Dict[str, tuple[int, int]] = {
 _MAX_TEXT = 4000
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class ProofPolicy:
+    """How many wrong order proofs are tolerated (docs/security.md): per
+    conversation in a short window, then per order and per client address
+    over a day with a doubling wait, and overall."""
 
-
-def to_db(moment: datetime) -> datetime:
-    """Aware -> naive UTC, the form stored in every DateTime column."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
-def from_db(moment: Optional[datetime]) -> Optional[datetime]:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
+    per_conversation: int = 3
+    conversation_window: timedelta = timedelta(minutes=10)
+    per_order: int = 5
+    per_client: int = 20
+    lookback: timedelta = timedelta(hours=24)
+    order_backoff: timedelta = timedelta(minutes=15)
+    client_backoff: timedelta = timedelta(minutes=5)
+    max_lock: timedelta = timedelta(hours=24)
+    everyone: int = 200
+    everyone_window: timedelta = timedelta(minutes=10)
 
 
 # -- values handed to callers --------------------------------------------------
@@ -176,23 +181,51 @@ class ShopStore:
             owner = s.execute(select(Order.customer_id).where(Order.id == order_id)).scalar_one_or_none()
             return owner is not None and owner == customer_id
 
-    def record_verification(self, conversation_key: str, order_id: str, ok: bool) -> None:
+    def record_verification(self, conversation_key: str, order_id: str, ok: bool,
+                            client_key: Optional[str] = None, now: Optional[datetime] = None) -> None:
         with session_scope(self.engine) as s:
             s.add(
                 VerificationAttempt(
-                    conversation_key=conversation_key, order_id=order_id[:16], ok=ok, created_at=to_db(utcnow())
+                    conversation_key=conversation_key, order_id=order_id[:16], client_key=client_key, ok=ok,
+                    created_at=to_db(now or utcnow()),
                 )
             )
 
-    def failed_verifications_since(self, conversation_key: str, since: datetime) -> int:
+    def proof_lock(self, conversation_key: str, order_id: Optional[str], client_key: Optional[str],
+                   policy: "ProofPolicy", now: Optional[datetime] = None) -> Optional[str]:
+        """Why no proof may be tried now, or None: ``conversation`` (too many
+        wrong in this conversation), ``order`` (too many wrong for this order
+        from anywhere, with backoff), ``client`` (from this address, with
+        backoff) or ``everyone`` (a guessing wave: all proofs pause).
+        Unknown orders count like real ones, so a lock reveals nothing."""
+        now = now or utcnow()
+        failed = VerificationAttempt.ok.is_(False)
         with session_scope(self.engine) as s:
-            return s.execute(
-                select(func.count()).where(
-                    VerificationAttempt.conversation_key == conversation_key,
-                    VerificationAttempt.ok.is_(False),
-                    VerificationAttempt.created_at >= to_db(since),
-                )
-            ).scalar_one()
+            def failures_since(since: datetime, *where: Any) -> List[datetime]:
+                rows = s.execute(select(VerificationAttempt.created_at)
+                                 .where(failed, VerificationAttempt.created_at >= to_db(since), *where)).scalars()
+                return [from_db(t) for t in rows]
+
+            recent = failures_since(now - policy.conversation_window,
+                                    VerificationAttempt.conversation_key == conversation_key)
+            if len(recent) >= policy.per_conversation:
+                return "conversation"
+            since = now - policy.lookback
+            if order_id:
+                until = locked_until(failures_since(since, VerificationAttempt.order_id == order_id[:16]),
+                                     policy.per_order, policy.order_backoff, policy.max_lock)
+                if until is not None and until > now:
+                    return "order"
+            if client_key:
+                until = locked_until(failures_since(since, VerificationAttempt.client_key == client_key),
+                                     policy.per_client, policy.client_backoff, policy.max_lock)
+                if until is not None and until > now:
+                    return "client"
+            wave = s.execute(select(func.count()).where(
+                failed, VerificationAttempt.created_at >= to_db(now - policy.everyone_window))).scalar_one()
+            if wave >= policy.everyone:
+                return "everyone"
+        return None
 
     # orders
 
@@ -360,7 +393,7 @@ class ShopStore:
         with session_scope(self.engine) as s:
             return s.execute(select(Product.stock).where(Product.id == product_id)).scalar_one()
 
-    # satisfaction and handoff
+    # satisfaction
 
     def record_rating(
         self, conversation_key: str, channel: str, score: int, comment: Optional[str] = None,
@@ -376,16 +409,6 @@ class ShopStore:
             s.add(rating)
             s.flush()
             return rating.id
-
-    def queue_handoff(self, conversation_id: str, channel: str, reason: str, summary: Any,
-                      language: Optional[str] = None, customer_id: Optional[int] = None) -> int:
-        """Queue the conversation for a human (once) and return its place
-        in the queue, 1 = next. Delegates to the agent desk's store
-        (:class:`kefu.store.desk.DeskStore`), which also assigns an agent."""
-        from kefu.store.desk import DeskStore
-
-        return DeskStore(self.engine).queue_handoff(conversation_id, channel, reason, summary,
-                                                    language=language, customer_id=customer_id)
 
 
 # -- rules ---------------------------------------------------------------------

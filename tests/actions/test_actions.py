@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -15,7 +16,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import text
 
-from actions import aftersale, backend, handoff, orders, products, satisfaction, tickets
+from actions import aftersale, backend, dialogue, handoff, orders, products, satisfaction, tickets
+from kefu.core import ids
 from kefu.store.db import make_engine
 from kefu.store.shop import ShopStore
 
@@ -32,6 +34,16 @@ def actions_use_the_test_shop(request):
     backend.use_store(None)
 
 
+#: Rasa connector name -> the prefix its connector gives conversation ids (kefu.core.ids)
+PREFIX = {"rest": "rest", "socketio": "web", "webchat": "web", "telegram": "telegram", "wechat": "wechat",
+          "email": "mail"}
+
+
+def proof(order_id: str, age_seconds: float = 0) -> Dict[str, Any]:
+    """The slots of a proof of ownership made ``age_seconds`` ago."""
+    return {"verified_order": order_id, "verified_at": time.time() - age_seconds}
+
+
 def tracker(
     slots: Optional[Dict[str, Any]] = None,
     text: str = "",
@@ -42,10 +54,14 @@ def tracker(
     events: Optional[List[Dict[str, Any]]] = None,
     active_loop: Optional[str] = None,
     set_now: Optional[Dict[str, Any]] = None,
+    client: Optional[str] = None,
 ) -> Tracker:
     """A tracker as Rasa sends it; ``set_now`` are slots set after the
-    latest message (what a form validates)."""
-    message = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    latest message (what a form validates). A ``sender`` without a channel
+    prefix gets the one the connector of ``channel`` would give it."""
+    sender = sender if ":" in sender else f"{PREFIX[channel]}:{sender}"
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or [],
+               "metadata": {"kefu": ids.trusted_metadata(client)}}
     history = list(events or []) + [{"event": "user", "text": text, "parse_data": message, "input_channel": channel}]
     history += [{"event": "slot", "name": k, "value": v} for k, v in (set_now or {}).items()]
     all_slots = {name: None for name in DOMAIN["slots"]}
@@ -106,6 +122,74 @@ def test_three_wrong_proofs_lock_the_conversation(shop):
     assert "phone_last4" in asyncio.run(form.required_slots(["order_id", "phone_last4"], CollectingDispatcher(), fresh, DOMAIN))
 
 
+def guess(digits: str, order_id: str = SHIPPED, sender: str = "guesser", client: Optional[str] = None):
+    """One proof attempt through the form, as the shopper's reply would make it."""
+    return run(orders.ValidateOrderStatusForm(), tracker({"order_id": order_id}, digits, set_now={"phone_last4": digits},
+                                                         sender=sender, client=client))
+
+
+def needs_digits(order_id: str = SHIPPED, sender: str = "someone", client: Optional[str] = None) -> List[str]:
+    return asyncio.run(orders.ValidateOrderStatusForm().required_slots(
+        ["order_id", "phone_last4"], CollectingDispatcher(), tracker({"order_id": order_id}, sender=sender, client=client),
+        DOMAIN))
+
+
+def test_rotating_senders_do_not_buy_new_guesses_for_an_order(shop):
+    """Five wrong proofs of one order, each from a fresh conversation: the
+    order is locked for everyone (with a doubling wait), even with the right
+    digits; another order is not."""
+    for n in range(5):
+        guess(f"{1000 + n}", sender=f"rotating-{n}")
+    messages, events = guess("5678", sender="rotating-new")
+    assert "verified_order" not in slot_values(events)
+    assert needs_digits(sender="rotating-newer") == []  # the form ends: locked, a human is offered
+    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED}, sender="rotating-newer"))
+    assert responses(messages) == ["utter_verification_locked"]
+    assert "phone_last4" in needs_digits(order_id=RETURNABLE, sender="rotating-other")
+
+
+def test_an_unknown_order_locks_like_a_real_one(shop):
+    """A lock says nothing about whether an order exists."""
+    for n in range(5):
+        guess(f"{1000 + n}", order_id="2699999999999999", sender=f"probe-{n}")
+    assert needs_digits(order_id="2699999999999999", sender="probe-new") == []
+
+
+def test_one_address_cannot_guess_across_orders_and_senders(shop, monkeypatch):
+    monkeypatch.setenv("KEFU_PROOF_PER_CLIENT", "4")
+    for n, order_id in enumerate([SHIPPED, PAID, RETURNABLE, LATE]):
+        guess("0000", order_id=order_id, sender=f"spray-{n}", client="203.0.113.7")
+    assert needs_digits(order_id=UNPAID, sender="spray-new", client="203.0.113.7") == []
+    assert "phone_last4" in needs_digits(order_id=UNPAID, sender="spray-new", client="198.51.100.1")
+
+
+def test_a_guessing_wave_pauses_every_proof(shop, monkeypatch):
+    monkeypatch.setenv("KEFU_PROOF_EVERYONE", "3")
+    for n, order_id in enumerate([SHIPPED, PAID, RETURNABLE]):
+        guess("0000", order_id=order_id, sender=f"wave-{n}", client=f"203.0.113.{n}")
+    assert needs_digits(order_id=UNPAID, sender="innocent", client="198.51.100.1") == []
+
+
+def test_full_width_digits_prove_like_ascii_ones(shop):
+    messages, events = guess("５６７８", sender="ime-user")
+    assert slot_values(events)["verified_order"] == SHIPPED and responses(messages) == []
+
+
+def test_a_proof_expires(shop, monkeypatch):
+    monkeypatch.setenv("KEFU_PROOF_TTL_SECONDS", "1800")
+    fresh, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED, **proof(SHIPPED, 60)}))
+    stale, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED, **proof(SHIPPED, 3600)}))
+    assert responses(fresh) == ["utter_order_status"]
+    assert responses(stale) == ["utter_verification_failed"]
+
+
+def test_a_new_session_keeps_the_language_and_forgets_the_proof(shop):
+    events = asyncio.run(dialogue.ActionSessionStart().run(
+        CollectingDispatcher(), tracker({"language": "en", "order_id": SHIPPED, **proof(SHIPPED)}), DOMAIN))
+    assert [e["event"] for e in events] == ["session_started", "slot", "action"]
+    assert slot_values(events) == {"language": "en"}
+
+
 @pytest.mark.parametrize("value", ["' OR '1'='1", "2611010000000001; drop table orders", "1" * 5000, "", "12345"])
 def test_hostile_or_malformed_order_ids_are_rejected(shop, value):
     form = orders.ValidateOrderStatusForm()
@@ -130,23 +214,23 @@ def test_ambiguous_digits_are_asked_again_not_guessed(shop, value):
 
 
 def test_order_status_masks_the_receiver(shop):
-    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED, "verified_order": SHIPPED}))
+    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": SHIPPED, **proof(SHIPPED)}))
     [message] = messages
     assert message["response"] == "utter_order_status"
     assert message["status"] == "已发货，运输中" and "iPhone 15" in message["items"]
-    assert "138****5678" in message["details"] and "13800005678" not in message["details"]
+    assert "138********" in message["details"] and "5678" not in message["details"]
     assert "张*" in message["details"] and "张三" not in message["details"]
     assert "预计" in message["details"]
 
 
 def test_order_status_in_english(shop):
     messages, _ = run(orders.ActionShowOrderStatus(),
-                      tracker({"order_id": SHIPPED, "verified_order": SHIPPED, "language": "en"}))
+                      tracker({"order_id": SHIPPED, **proof(SHIPPED), "language": "en"}))
     assert messages[0]["status"] == "shipped, on its way" and "Expected delivery" in messages[0]["details"]
 
 
 def test_an_unproven_order_is_not_shown(shop):
-    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": OTHER, "verified_order": SHIPPED}))
+    messages, _ = run(orders.ActionShowOrderStatus(), tracker({"order_id": OTHER, **proof(SHIPPED)}))
     assert responses(messages) == ["utter_verification_failed"]
 
 
@@ -160,10 +244,12 @@ def test_a_known_shopper_needs_no_proof_and_sees_their_orders(shop):
     assert OTHER not in listed
 
 
-@pytest.mark.parametrize("sender,channel", [("10001", "rest"), ("demo-web-user", "rest"), ("demo-web-user", "socketio"),
-                                            ("zhangsan@example.com", "email")])
+@pytest.mark.parametrize("sender,channel", [("10001", "rest"), ("rest:10001", "telegram"), ("web:10001", "telegram"),
+                                            ("10001", "socketio"), ("zhangsan@example.com", "email"),
+                                            ("10001", "email"), ("10001:telegram", "rest")])
 def test_identities_a_client_can_choose_prove_nothing(shop, sender, channel):
-    # the same id on another channel, or a web session id that a page can set
+    # 张三's Telegram id on another channel, however the latest message claims
+    # to have come in: only the conversation id's own prefix counts
     messages, events = run(orders.ActionListMyOrders(), tracker(sender=sender, channel=channel))
     assert messages == [] and slot_values(events) == {"requested_slot": None}
     assert asyncio.run(orders.ValidateOrderStatusForm().required_slots(
@@ -175,7 +261,7 @@ def test_identities_a_client_can_choose_prove_nothing(shop, sender, channel):
 
 
 def test_cancel_after_confirmation(shop):
-    proven = {"order_id": PAID, "verified_order": PAID}
+    proven = {"order_id": PAID, **proof(PAID)}
     messages, _ = run(orders.ActionCancelOrder(), tracker({**proven, "cancel_confirmed": False}))
     assert responses(messages) == ["utter_cancel_kept"]
     assert shop.get_order(PAID).status == "paid"
@@ -187,7 +273,7 @@ def test_cancel_after_confirmation(shop):
 
 def test_a_shipped_order_is_not_cancelled_and_the_reason_is_given(shop):
     messages, _ = run(orders.ActionCancelOrder(),
-                      tracker({"order_id": SHIPPED, "verified_order": SHIPPED, "cancel_confirmed": True}))
+                      tracker({"order_id": SHIPPED, **proof(SHIPPED), "cancel_confirmed": True}))
     assert messages[0]["response"] == "utter_cannot_cancel" and messages[0]["reason"] == "已经发货了"
     assert "拒收" in messages[0]["advice"]
     assert shop.get_order(SHIPPED).status == "shipped"
@@ -200,11 +286,11 @@ def test_change_address_validation_and_change(shop):
         assert responses(messages) == ["utter_invalid_address"]
     address = "北京市朝阳区建国路1号院 王五 13700000000"
     messages, _ = run(orders.ActionChangeAddress(), tracker(
-        {"order_id": UNPAID, "verified_order": UNPAID, "new_address": address, "address_confirmed": True}))
+        {"order_id": UNPAID, **proof(UNPAID), "new_address": address, "address_confirmed": True}))
     assert responses(messages) == ["utter_address_changed"]
     assert shop.get_order(UNPAID).address == address
     messages, _ = run(orders.ActionChangeAddress(), tracker(
-        {"order_id": SHIPPED, "verified_order": SHIPPED, "new_address": address, "address_confirmed": True}))
+        {"order_id": SHIPPED, **proof(SHIPPED), "new_address": address, "address_confirmed": True}))
     assert responses(messages) == ["utter_cannot_change_address"]
     assert shop.get_order(SHIPPED).address != address
 
@@ -214,7 +300,7 @@ def test_change_address_validation_and_change(shop):
 
 def test_return_request_created_with_number_and_next_steps(shop):
     messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(
-        {"order_id": RETURNABLE, "verified_order": RETURNABLE, "aftersale_kind": "return", "aftersale_reason": "尺码小"}))
+        {"order_id": RETURNABLE, **proof(RETURNABLE), "aftersale_kind": "return", "aftersale_reason": "尺码小"}))
     [message] = messages
     assert message["response"] == "utter_aftersale_created" and message["kind"] == "退货"
     assert re.fullmatch(r"AS\d{8}", message["aftersale_id"]) and "1-3个工作日" in message["next_steps"]
@@ -226,14 +312,14 @@ def test_return_request_created_with_number_and_next_steps(shop):
 def test_ineligible_requests_are_refused_with_the_reason_and_a_human_offered(shop, order_id, kind, reason):
     before = count(shop, "select count(*) from aftersale_requests")
     messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(
-        {"order_id": order_id, "verified_order": order_id, "aftersale_kind": kind, "aftersale_reason": "不想要"}))
+        {"order_id": order_id, **proof(order_id), "aftersale_kind": kind, "aftersale_reason": "不想要"}))
     assert responses(messages) == ["utter_aftersale_not_eligible", "utter_offer_human"]
     assert reason in messages[0]["reason"]
     assert count(shop, "select count(*) from aftersale_requests") == before
 
 
 def test_where_is_my_refund(shop):
-    proven = {"order_id": RETURNED, "verified_order": RETURNED, "aftersale_kind": "return"}
+    proven = {"order_id": RETURNED, **proof(RETURNED), "aftersale_kind": "return"}
     slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
         ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(proven), DOMAIN))
     assert "aftersale_reason" not in slots  # an existing request: report, don't ask
@@ -262,12 +348,12 @@ def test_complaint_ticket_is_high_priority_with_a_masked_excerpt(shop):
         row = db.execute(text("select category, priority, status, excerpt, summary from tickets where id = :i"),
                          {"i": number}).one()
     assert row[:3] == ("complaint", 1, "open")
-    assert "13912345678" not in row[3] + row[4] and "139****5678" in row[3]
+    assert "13912345678" not in row[3] + row[4] and "139********" in row[3]
 
 
 def test_invoice_request_becomes_a_ticket_for_finance(shop):
     messages, _ = run(tickets.ActionSubmitInvoice(), tracker(
-        {"order_id": RETURNABLE, "verified_order": RETURNABLE, "invoice_title": "杭州某某科技有限公司"}))
+        {"order_id": RETURNABLE, **proof(RETURNABLE), "invoice_title": "杭州某某科技有限公司"}))
     assert responses(messages) == ["utter_invoice_requested"]
     assert count(shop, "select category from tickets where order_id = :o", o=RETURNABLE) == "invoice"
 
@@ -344,7 +430,7 @@ def agents_off_duty(tmp_path, monkeypatch):
 
 def test_handoff_queues_with_a_summary_and_silences_the_bot(shop, agents_at_work):
     history = [{"event": "user", "text": "x", "parse_data": {"intent": {"name": "check_order_status"}}}]
-    messages, events = run(handoff.ActionHandoff(), tracker({"verified_order": SHIPPED}, intent="request_human",
+    messages, events = run(handoff.ActionHandoff(), tracker({**proof(SHIPPED)}, intent="request_human",
                                                             events=history, sender="wx-1", channel="wechat"))
     assert messages[0]["response"] == "utter_handoff" and messages[0]["position"] == 1
     assert slot_values(events)["handoff_active"] is True
@@ -353,7 +439,8 @@ def test_handoff_queues_with_a_summary_and_silences_the_bot(shop, agents_at_work
     assert (channel, reason, status) == ("wechat", "requested", "waiting")
     assert "check_order_status" in summary and SHIPPED in summary
     # the shopper's next words reach the desk, the bot says nothing
-    relayed, _ = run(handoff.ActionRelayToAgent(), tracker({"handoff_active": True}, "还在吗 我急用", sender="wx-1"))
+    relayed, _ = run(handoff.ActionRelayToAgent(), tracker({"handoff_active": True}, "还在吗 我急用", sender="wx-1",
+                                                           channel="wechat"))
     assert relayed == []
     with shop.engine.connect() as db:
         assert db.execute(text("select text from handoff_messages where sender = 'shopper'")).scalar() == "还在吗 我急用"
@@ -396,8 +483,8 @@ def test_serious_complaints_go_to_a_person(shop, agents_at_work, said, escalated
 
 @pytest.mark.parametrize("action,slots", [
     (orders.ActionShowOrderStatus(), {"order_id": SHIPPED}),
-    (orders.ActionCancelOrder(), {"order_id": PAID, "verified_order": PAID, "cancel_confirmed": True}),
-    (aftersale.ActionSubmitAftersale(), {"order_id": RETURNABLE, "verified_order": RETURNABLE}),
+    (orders.ActionCancelOrder(), {"order_id": PAID, **proof(PAID), "cancel_confirmed": True}),
+    (aftersale.ActionSubmitAftersale(), {"order_id": RETURNABLE, **proof(RETURNABLE)}),
     (tickets.ActionSubmitComplaint(), {"complaint_detail": "太慢了太慢了太慢了"}),
     (products.ActionCheckStock(), {"product": "小米14"}),
     (handoff.ActionHandoff(), {}),
@@ -419,17 +506,17 @@ def test_backend_down_inside_a_form(tmp_path):
 
 
 def test_where_is_my_refund_also_finds_the_refund_of_a_return(shop):
-    proven = {"order_id": RETURNED, "verified_order": RETURNED, "aftersale_kind": "refund"}
+    proven = {"order_id": RETURNED, **proof(RETURNED), "aftersale_kind": "refund"}
     messages, _ = run(aftersale.ActionSubmitAftersale(), tracker(proven))
     assert messages[0]["response"] == "utter_aftersale_status" and messages[0]["aftersale_id"] == "AS00000001"
 
 
 def test_no_reason_is_asked_for_a_request_that_will_be_refused(shop):
-    late = {"order_id": LATE, "verified_order": LATE, "aftersale_kind": "return"}
+    late = {"order_id": LATE, **proof(LATE), "aftersale_kind": "return"}
     slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
         ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(late), DOMAIN))
     assert slots == ["order_id"]
-    fine = {"order_id": RETURNABLE, "verified_order": RETURNABLE, "aftersale_kind": "return"}
+    fine = {"order_id": RETURNABLE, **proof(RETURNABLE), "aftersale_kind": "return"}
     slots = asyncio.run(aftersale.ValidateAftersaleForm().required_slots(
         ["order_id", "phone_last4", "aftersale_reason"], CollectingDispatcher(), tracker(fine), DOMAIN))
     assert slots == ["order_id", "aftersale_reason"]
@@ -444,3 +531,13 @@ def test_the_first_failure_offers_a_person_the_second_hands_over(shop, agents_at
     assert responses(messages) == ["utter_fallback_handoff", "utter_handoff"]
     assert slot_values(events)["handoff_active"] is True
     assert count(shop, "select reason from handoffs") == "fallback"
+
+
+def test_tickets_from_one_conversation_or_address_are_limited(shop):
+    detail = {"complaint_detail": "快递员态度太差，包裹直接扔在门口"}
+    said = [responses(run(tickets.ActionSubmitComplaint(), tracker(detail, sender="spammer"))[0])[0] for _ in range(7)]
+    assert said[:6] == ["utter_complaint_ticket"] * 6 and said[6] == "utter_too_many_requests"
+    rotating = [responses(run(tickets.ActionSubmitComplaint(), tracker(detail, sender=f"rot-{n}", client="203.0.113.9"))[0])[0]
+                for n in range(51)]
+    assert rotating.count("utter_complaint_ticket") == 50 and rotating[-1] == "utter_too_many_requests"
+    assert count(shop, "select count(*) from tickets where category = 'complaint'") == 56

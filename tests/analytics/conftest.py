@@ -10,7 +10,7 @@ from kefu.desk.dashboard import register
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine, migrate
 from tests.analytics.seeded import create_tracker_store, day1_events, seed_shop, write_events
-from tests.desk.conftest import ServedApp, desk_store, desk_url, fake_rasa, make_agent  # noqa: F401 - fixtures
+from tests.desk.conftest import JWT_SECRET, ServedApp, desk_store, desk_url, fake_rasa, make_agent  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def shop_engine(tmp_path):
 def dashboard(desk_url, desk_store, fake_rasa, tracker_url):  # noqa: F811
     """The desk app with the dashboard, on the seeded shop (SQLite and PostgreSQL)."""
     seed_shop(desk_store.engine)
-    settings = DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, rasa_token="s3cret",
+    settings = DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, rasa_jwt_secret=JWT_SECRET,
                             session_hours=8, poll_seconds=0.2)
     app = create_app(settings)
     register(app, managers=[], tracker_url=tracker_url, ingest_seconds=0)

@@ -5,16 +5,18 @@ with rasa's event classes), written into a SQL tracker store's ``events``
 table; three handoffs, two agents and four ratings in the shop database.
 
 day 1, 2026-03-02
-  web-1   socketio  09:10  greet 0.95, check_order_status 0.91            rating 5
-  web-2   rest      09:40  faq/authenticity 0.92, faq/size_guide 0.88
-  tg-3    telegram  10:05  nlu_fallback 0.30 (+ two-stage fallback),
-                           request_human 0.97 → handoff requested, 小李      rating 4
-  wx-4    wechat    10:30  complain 0.55 (low) → handoff complaint, 小王     rating 2
-  web-5   socketio  11:15  ask_shipping_time/shipping_fee 0.88,
-                           out_of_scope 0.80 (+ action_default_fallback)
-  mail-6  email     14:00  request_return/apply 0.70 → handoff fallback, 小王 (open, unanswered)
+  web:s1      09:10  greet 0.95, check_order_status 0.91            rating 5
+  rest:s2     09:40  faq/authenticity 0.92, faq/size_guide 0.88
+  telegram:3  10:05  nlu_fallback 0.30 (+ two-stage fallback),
+                     request_human 0.97 → handoff requested, 小李      rating 4
+  wechat:o4   10:30  complain 0.55 (low) → handoff complaint, 小王     rating 2
+  web:s5      11:15  ask_shipping_time/shipping_fee 0.88,
+                     out_of_scope 0.80 (+ action_default_fallback)
+  mail:m6     14:00  request_return/apply 0.70 → handoff fallback, 小王 (open, unanswered)
 day 2, 2026-03-03
-  web-1   socketio  08:00  new session: greet 0.99                        rating 3
+  web:s1      08:00  new session: greet 0.99                        rating 3
+
+The channel of a conversation is its id's prefix (kefu.core.ids).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import create_engine, text
 
-from kefu.analytics.events import conversation_key
+from kefu.core.ids import conversation_key
 from kefu.store.db import session_scope
 from kefu.store.desk import DeskStore
 from kefu.store.models import Handoff, SatisfactionRating
@@ -83,33 +85,33 @@ def day1_events() -> List[Tuple[str, Dict[str, Any]]]:
     d = DAY1
     e: List[Tuple[str, Dict[str, Any]]] = []
     add = lambda sender, events: e.extend((sender, ev) for ev in events)  # noqa: E731
-    add("web-1", _session(at(d, 9, 10)))
-    add("web-1", [_user(at(d, 9, 10, 1), "你好", "greet", 0.95, "socketio"), *_turn(at(d, 9, 10, 1), "utter_greet")])
-    add("web-1", [_user(at(d, 9, 10, 30), "我的订单到哪了", "check_order_status", 0.91, "socketio"),
+    add("web:s1", _session(at(d, 9, 10)))
+    add("web:s1", [_user(at(d, 9, 10, 1), "你好", "greet", 0.95, "socketio"), *_turn(at(d, 9, 10, 1), "utter_greet")])
+    add("web:s1", [_user(at(d, 9, 10, 30), "我的订单到哪了", "check_order_status", 0.91, "socketio"),
                   *_turn(at(d, 9, 10, 30), "order_status_form")])
-    add("web-2", _session(at(d, 9, 40)))
-    add("web-2", [_user(at(d, 9, 40, 5), "是正品吗", "faq", 0.92, "rest", "faq/authenticity"),
+    add("rest:s2", _session(at(d, 9, 40)))
+    add("rest:s2", [_user(at(d, 9, 40, 5), "是正品吗", "faq", 0.92, "rest", "faq/authenticity"),
                   *_turn(at(d, 9, 40, 5), "utter_faq")])
-    add("web-2", [_user(at(d, 9, 41), "尺码怎么选", "faq", 0.88, "rest", "faq/size_guide"),
+    add("rest:s2", [_user(at(d, 9, 41), "尺码怎么选", "faq", 0.88, "rest", "faq/size_guide"),
                   *_turn(at(d, 9, 41), "utter_faq")])
-    add("tg-3", _session(at(d, 10, 5)))
-    add("tg-3", [_user(at(d, 10, 5, 1), "asdf 那个东西呢", "nlu_fallback", 0.3, "telegram",
+    add("telegram:3", _session(at(d, 10, 5)))
+    add("telegram:3", [_user(at(d, 10, 5, 1), "asdf 那个东西呢", "nlu_fallback", 0.3, "telegram",
                        ranking=[("nlu_fallback", 0.3), ("cancel_order", 0.28), ("greet", 0.1)]),
                  _action(at(d, 10, 5, 2), "action_two_stage_fallback"), _bot(at(d, 10, 5, 2), "您是想取消订单吗？"),
                  _action(at(d, 10, 5, 3), "action_listen")])
-    add("wx-4", _session(at(d, 10, 30)))
-    add("tg-3", [_user(at(d, 10, 6), "转人工", "request_human", 0.97, "telegram"), *_turn(at(d, 10, 6), "action_handoff")])
-    add("wx-4", [_user(at(d, 10, 30, 5), "你们太坑了", "complain", 0.55, "wechat",
+    add("wechat:o4", _session(at(d, 10, 30)))
+    add("telegram:3", [_user(at(d, 10, 6), "转人工", "request_human", 0.97, "telegram"), *_turn(at(d, 10, 6), "action_handoff")])
+    add("wechat:o4", [_user(at(d, 10, 30, 5), "你们太坑了", "complain", 0.55, "wechat",
                        ranking=[("complain", 0.55), ("request_refund", 0.3)]),
                  *_turn(at(d, 10, 30, 5), "action_handoff")])
-    add("web-5", _session(at(d, 11, 15)))
-    add("web-5", [_user(at(d, 11, 15, 5), "运费多少", "ask_shipping_time", 0.88, "socketio", "ask_shipping_time/shipping_fee"),
+    add("web:s5", _session(at(d, 11, 15)))
+    add("web:s5", [_user(at(d, 11, 15, 5), "运费多少", "ask_shipping_time", 0.88, "socketio", "ask_shipping_time/shipping_fee"),
                   *_turn(at(d, 11, 15, 5), "utter_ask_shipping_time")])
-    add("web-5", [_user(at(d, 11, 16), "呃呃呃", "out_of_scope", 0.8, "socketio"),
+    add("web:s5", [_user(at(d, 11, 16), "呃呃呃", "out_of_scope", 0.8, "socketio"),
                   _action(at(d, 11, 16, 1), "action_default_fallback"), _bot(at(d, 11, 16, 1), "抱歉没听懂"),
                   _action(at(d, 11, 16, 2), "action_listen")])
-    add("mail-6", _session(at(d, 14, 0)))
-    add("mail-6", [_user(at(d, 14, 0, 5), "我要退货", "request_return", 0.7, "email", "request_return/apply"),
+    add("mail:m6", _session(at(d, 14, 0)))
+    add("mail:m6", [_user(at(d, 14, 0, 5), "我要退货", "request_return", 0.7, "email", "request_return/apply"),
                    *_turn(at(d, 14, 0, 5), "action_handoff")])
     return e
 
@@ -118,7 +120,7 @@ def day2_events() -> List[Tuple[str, Dict[str, Any]]]:
     d = DAY2
     events = [*_session(at(d, 8, 0)), _user(at(d, 8, 0, 5), "在吗", "greet", 0.99, "socketio"),
               *_turn(at(d, 8, 0, 5), "utter_greet")]
-    return [("web-1", ev) for ev in events]
+    return [("web:s1", ev) for ev in events]
 
 
 def create_tracker_store(url: str) -> None:
@@ -153,25 +155,25 @@ def seed_shop(engine) -> Dict[str, int]:  # type: ignore[no-untyped-def]
     s3 = at(DAY1, 10, 6, 5)
     s4 = at(DAY1, 10, 30, 10)
     with session_scope(engine) as s:
-        s.add(Handoff(conversation_id="tg-3", channel="telegram", reason="requested", summary="{}", status="closed",
+        s.add(Handoff(conversation_id="telegram:3", channel="telegram", reason="requested", summary="{}", status="closed",
                       created_at=naive(s3), assigned_at=naive(s3 + timedelta(seconds=60)),
                       first_response_at=naive(s3 + timedelta(seconds=120)),
                       closed_at=naive(s3 + timedelta(seconds=600)), agent_id=li, language="zh"))
-        s.add(Handoff(conversation_id="wx-4", channel="wechat", reason="complaint", summary="{}", status="closed",
+        s.add(Handoff(conversation_id="wechat:o4", channel="wechat", reason="complaint", summary="{}", status="closed",
                       created_at=naive(s4), assigned_at=naive(s4 + timedelta(seconds=180)),
                       first_response_at=naive(s4 + timedelta(seconds=240)),
                       closed_at=naive(s4 + timedelta(seconds=1200)), agent_id=wang, language="zh"))
         # still open: assigned after 5 min, not answered yet (a waiting one would be assigned
         # by the desk as soon as an agent logs in)
         s6 = at(DAY1, 14, 1)
-        s.add(Handoff(conversation_id="mail-6", channel="email", reason="fallback", summary="{}", status="assigned",
+        s.add(Handoff(conversation_id="mail:m6", channel="mail", reason="fallback", summary="{}", status="assigned",
                       created_at=naive(s6), assigned_at=naive(s6 + timedelta(seconds=300)), agent_id=wang,
                       language="zh"))
         for sender, channel, score, intent, when in (
-            ("web-1", "web", 5, "check_order_status", at(DAY1, 9, 12)),
-            ("tg-3", "telegram", 4, "request_human", at(DAY1, 10, 20)),
-            ("wx-4", "wechat", 2, "complain", at(DAY1, 10, 55)),
-            ("web-1", "web", 3, "greet", at(DAY2, 8, 1)),
+            ("web:s1", "web", 5, "check_order_status", at(DAY1, 9, 12)),
+            ("telegram:3", "telegram", 4, "request_human", at(DAY1, 10, 20)),
+            ("wechat:o4", "wechat", 2, "complain", at(DAY1, 10, 55)),
+            ("web:s1", "web", 3, "greet", at(DAY2, 8, 1)),
         ):
             s.add(SatisfactionRating(conversation_key=conversation_key(sender), channel=channel, score=score,
                                      intent=intent, created_at=naive(when)))
@@ -181,7 +183,7 @@ def seed_shop(engine) -> Dict[str, int]:  # type: ignore[no-untyped-def]
 #: the figures over both days
 BOTH_DAYS: Dict[str, Any] = {
     "conversations.total": 7,
-    "conversations.by_channel": {"web": 4, "telegram": 1, "wechat": 1, "email": 1},
+    "conversations.by_channel": {"web": 3, "rest": 1, "telegram": 1, "wechat": 1, "mail": 1},
     "messages.user": 11,
     "messages.fallback": 2,
     "messages.fallback_rate": round(2 / 11, 4),
@@ -217,7 +219,7 @@ BOTH_DAYS: Dict[str, Any] = {
 #: the figures of day 1 only
 DAY1_ONLY: Dict[str, Any] = {
     "conversations.total": 6,
-    "conversations.by_channel": {"web": 3, "telegram": 1, "wechat": 1, "email": 1},
+    "conversations.by_channel": {"web": 2, "rest": 1, "telegram": 1, "wechat": 1, "mail": 1},
     "messages.user": 10,
     "messages.fallback_rate": 0.2,
     "containment.containment_rate": 0.5,

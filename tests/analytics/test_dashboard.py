@@ -119,8 +119,8 @@ def test_dashboard_renders_in_chromium(page, dashboard, make_agent, tmp_path):
     expect(page.locator("#kpi-csat")).to_have_text("3.5")  # ratings are in the shop DB: day 2's too
     # charts: a time series (48 hours) and bars
     expect(page.locator("#chart-timeseries svg circle")).to_have_count(48)
-    expect(page.locator("#chart-channels svg rect.bar")).to_have_count(4)
-    expect(page.locator('#chart-channels rect[data-label="web"]')).to_have_attribute("data-value", "3")
+    expect(page.locator("#chart-channels svg rect.bar")).to_have_count(5)  # web, rest, telegram, wechat, mail
+    expect(page.locator('#chart-channels rect[data-label="web"]')).to_have_attribute("data-value", "2")
     expect(page.locator("#chart-reasons svg rect.bar")).to_have_count(3)
     expect(page.locator("#chart-faq svg rect.bar")).to_have_count(4)
     expect(page.locator("#csat-agent")).to_contain_text("小王")

@@ -185,9 +185,11 @@ class WeChatServer:
         return self.xml(openid, "event", fields, create_time=create_time)
 
     def post(self, xml: str, encrypted: bool = False, openid: str = "", bad_signature: bool = False,
-             bad_msg_signature: bool = False) -> Tuple[str, bytes]:
-        """(query string, body) of WeChat's POST carrying ``xml``."""
-        ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+             bad_msg_signature: bool = False, timestamp: Optional[int] = None,
+             nonce: Optional[str] = None) -> Tuple[str, bytes]:
+        """(query string, body) of WeChat's POST carrying ``xml``, signed
+        now (or at ``timestamp``) with a fresh nonce (or ``nonce``)."""
+        ts, nonce = str(int(timestamp if timestamp is not None else time.time())), nonce or uuid.uuid4().hex[:10]
         query = {"signature": self.sign(ts, nonce), "timestamp": ts, "nonce": nonce}
         if openid:
             query["openid"] = openid

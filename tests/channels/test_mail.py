@@ -13,6 +13,7 @@ from typing import Any, List
 import pytest
 
 from channels.mail import (
+    MAX_REPLIES_PER_HOUR,
     MailConfig,
     MailInput,
     build_reply,
@@ -24,7 +25,6 @@ from channels.mail import (
     reply_subject,
     skip_reason,
     strip_quoted,
-    thread_key,
 )
 from kefu.store.channel_state import ChannelState, Thread
 from kefu.store.db import make_engine, migrate
@@ -119,12 +119,12 @@ def test_bounces_and_our_own_mails_mean_no_reply(sender, reason):
     assert skip_reason(message_from_bytes(raw), IMAP_USER) == reason
 
 
-def test_thread_key_is_the_threads_first_message():
-    assert thread_key("<c@x>", "<b@x>", "<a@x> <b@x>") == "<a@x>"
-    assert thread_key("<c@x>", "<b@x>", None) == "<b@x>"
-    assert thread_key("<c@x>", None, None) == "<c@x>"
-    assert conversation_id("<a@x>") == conversation_id("<a@x>") != conversation_id("<b@x>")
-    assert conversation_id("<a@x>").startswith("email:") and "a@x" not in conversation_id("<a@x>")
+def test_a_new_conversation_is_keyed_by_its_first_mail_and_its_sender():
+    first = conversation_id("<a@x>", SHOPPER).conversation_id
+    assert first == conversation_id("<a@x>", SHOPPER).conversation_id
+    assert first != conversation_id("<b@x>", SHOPPER).conversation_id
+    assert first != conversation_id("<a@x>", "lisi@example.com").conversation_id  # another participant
+    assert first.startswith("mail:") and "a@x" not in first and "zhangsan" not in first
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,12 @@ def test_chinese_mails_in_legacy_charsets_are_read():
     parsed = parse_mail(mail.as_bytes(), IMAP_USER)
     assert parsed.text == "帮我查下订单2611010000000001"
     assert parsed.subject == "订单咨询"
-    assert parsed.reply_to == SHOPPER and parsed.skip is None
+    assert parsed.sender == SHOPPER and parsed.skip is None
+
+
+def test_the_reply_goes_to_the_sender_never_to_a_reply_to_address():
+    raw = shopper_mail("帮我查订单", message_id="<rt@example.com>", headers={"Reply-To": "victim@example.org"})
+    assert parse_mail(raw, IMAP_USER).sender == SHOPPER
 
 
 def test_a_mail_without_message_id_gets_a_stable_one():
@@ -186,7 +191,7 @@ def test_replies_pick_an_option_by_number_or_words(reply, payload):
 
 
 def test_the_reply_carries_the_thread_and_both_parts():
-    thread = Thread("email:abc", SHOPPER, "Re: 订单咨询", "<m2@example.com>", "<m1@example.com> <m2@example.com>")
+    thread = Thread("mail:abc", SHOPPER, "Re: 订单咨询", "<m2@example.com>", "<m1@example.com> <m2@example.com>")
     mail, _ = build_reply(IMAP_USER, thread, [{"text": "您好"}])
     assert mail["In-Reply-To"] == "<m2@example.com>"
     assert mail["References"] == "<m1@example.com> <m2@example.com>"
@@ -282,7 +287,7 @@ async def test_a_thread_of_two_mails_is_one_conversation_answered_in_thread(serv
     ))
     assert await channel.poll_once(bot) == 1
     one, two = bot.received
-    assert one.sender_id == two.sender_id == conversation_id("<m1@example.com>")
+    assert one.sender_id == two.sender_id == conversation_id("<m1@example.com>", SHOPPER).conversation_id
     assert one.input_channel == two.input_channel == "email"
     assert two.text == "/request_human"  # "2" picked the second option
     assert SHOPPER not in str(one.metadata)  # the address never reaches the dialogue
@@ -298,6 +303,56 @@ async def test_a_thread_of_two_mails_is_one_conversation_answered_in_thread(serv
     pushed = smtp.messages[2]
     assert "人工客服小王为您服务" in text_part(pushed)
     assert pushed["In-Reply-To"] == second["Message-ID"] and pushed["Subject"] == "Re: 订单咨询"
+
+
+@pytest.mark.asyncio
+async def test_only_a_reply_to_the_shops_own_mail_from_the_same_address_continues_a_conversation(servers, state):
+    """Whoever knows a thread's first Message-ID (anyone CC'd on it) does not
+    join the conversation, nor does another address replying to our mail:
+    each starts a conversation of its own, and a proof never carries over."""
+    imap, smtp = servers
+    bot, channel = Bot(), make_channel(imap, smtp.port, state)
+    imap.deliver(shopper_mail("帮我查下订单2611010000000001", message_id="<t1@example.com>"))
+    assert await channel.poll_once(bot) == 1
+    ours = smtp.messages[0]["Message-ID"]
+    # an attacker references the shopper's own first mail
+    imap.deliver(shopper_mail("5678", sender="attacker@evil.test", subject="Re: 订单咨询",
+                              message_id="<t2@evil.test>", references="<t1@example.com>"))
+    # another address replies to the shop's mail
+    imap.deliver(shopper_mail("5678", sender="lisi@example.com", subject="Re: 订单咨询",
+                              message_id="<t3@example.com>", in_reply_to=ours, references=f"<t1@example.com> {ours}"))
+    # the shopper replies to the shop's mail
+    imap.deliver(shopper_mail("5678", subject="Re: 订单咨询", message_id="<t4@example.com>", in_reply_to=ours,
+                              references=f"<t1@example.com> {ours}"))
+    assert await channel.poll_once(bot) == 3
+    first, attacker, other, shopper = (m.sender_id for m in bot.received)
+    assert shopper == first and len({first, attacker, other}) == 3
+    replied_to = [m["To"] for m in smtp.messages[1:]]
+    assert replied_to == ["attacker@evil.test", "lisi@example.com", SHOPPER]
+
+
+@pytest.mark.asyncio
+async def test_a_reply_to_address_never_receives_the_shops_mail(servers, state):
+    imap, smtp = servers
+    imap.deliver(shopper_mail("你好", message_id="<rt2@example.com>", headers={"Reply-To": "victim@example.org"}))
+    await make_channel(imap, smtp.port, state).poll_once(Bot())
+    (reply,) = smtp.messages
+    assert reply["To"] == SHOPPER and "victim" not in str(reply)
+
+
+@pytest.mark.asyncio
+async def test_replies_to_one_address_are_limited_per_hour(servers, state):
+    """The shop's address is no way to flood someone's inbox: past the
+    limit nothing is sent, the failure is recorded and the mail flagged."""
+    imap, smtp = servers
+    bot = Bot()
+    for n in range(MAX_REPLIES_PER_HOUR + 2):
+        imap.deliver(shopper_mail(f"第{n}封", message_id=f"<flood{n}@example.com>", sender="victim@example.org"))
+    answered = await make_channel(imap, smtp.port, state).poll_once(bot)
+    assert answered == MAX_REPLIES_PER_HOUR and len(smtp.messages) == MAX_REPLIES_PER_HOUR
+    refused = [d for d in state.deliveries("email") if d.status == "failed"]
+    assert len(refused) == 2 and all("limit" in d.error for d in refused)
+    assert sum("\\Flagged" in f for f in imap.flags()) == 2
 
 
 @pytest.mark.asyncio

@@ -14,7 +14,6 @@ from typing import Any, Dict, List, Optional
 import httpx
 import pytest
 import pytest_asyncio
-import requests
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
@@ -25,7 +24,7 @@ from channels.telegram import (
 from kefu.store.channel_state import ChannelState, channel_state, use_channel_state
 from kefu.store.db import make_engine, migrate
 from tests.channels.fake_telegram import FakeTelegram
-from tests.conftest import free_port, start_kefu
+from tests.conftest import free_port, rasa_api, start_kefu
 
 SECRET = "s3cret-Token_for-tests"
 CHAT = 424242
@@ -256,7 +255,7 @@ async def test_text_round_trip(webhook, tg):
     answer = await webhook.post(update)
     assert answer.status_code == 200 and answer.json()["outcome"] == "text"
     [message] = webhook.kefu.messages
-    assert message.sender_id == str(CHAT) and message.input_channel == "telegram"
+    assert message.sender_id == f"telegram:{CHAT}" and message.input_channel == "telegram"
     assert message.message_id == str(update["update_id"])
     assert message.metadata["telegram"]["message_id"] == update["message"]["message_id"]
     assert tg.texts_to(CHAT) == ["收到：帮我查下订单2611010000000001"]
@@ -337,7 +336,7 @@ async def test_a_failing_dialogue_gets_a_polite_answer(webhook, tg):
 async def test_send_is_retried_on_5xx_and_recorded(tg, state):
     out = TelegramOutput(tg.token, tg.api_base, base_delay=0.01)
     tg.fail_next("sendMessage", 500, "Internal Server Error", times=2)
-    await out.send_text_message(str(CHAT), "您的订单已发货")
+    await out.send_text_message(f"telegram:{CHAT}", "您的订单已发货")
     assert [c.params["text"] for c in tg.calls_of("sendMessage", CHAT)] == ["您的订单已发货"] * 3
     [record] = state.deliveries("telegram")
     assert (record.status, record.attempts) == ("sent", 3)
@@ -349,17 +348,29 @@ async def test_429_waits_retry_after(tg, state):
     out = TelegramOutput(tg.token, tg.api_base, base_delay=0.01)
     tg.fail_next("sendPhoto", 429, "Too Many Requests: retry after 1", retry_after=1)
     started = time.monotonic()
-    await out.send_image_url(str(CHAT), "https://shop.example/a.png")
+    await out.send_image_url(f"telegram:{CHAT}", "https://shop.example/a.png")
     assert time.monotonic() - started >= 1.0
     assert len(tg.calls_of("sendPhoto", CHAT)) == 2
     assert [(r.status, r.attempts) for r in state.deliveries("telegram")] == [("sent", 2)]
 
 
 @pytest.mark.asyncio
+async def test_it_sends_only_to_telegram_conversations(tg, state):
+    """A push addressed to another channel's conversation (a forged
+    output_channel=telegram on a web or REST conversation) reaches nobody."""
+    out = TelegramOutput(tg.token, tg.api_base, base_delay=0.01)
+    for recipient in (f"rest:{CHAT}", f"web:{CHAT}", str(CHAT), f"wechat:{CHAT}"):
+        await out.send_text_message(recipient, "钓鱼链接 http://evil.test")
+        await out.send_text_with_buttons(recipient, "点这里", [{"title": "领奖", "payload": "/affirm"}])
+        await out.send_image_url(recipient, "https://evil.test/qr.png")
+    assert tg.calls_of("sendMessage") == [] and tg.calls_of("sendPhoto") == []
+
+
+@pytest.mark.asyncio
 async def test_chat_not_found_is_permanent(tg, state):
     tg.unknown_chats.add(CHAT)
     out = TelegramOutput(tg.token, tg.api_base, base_delay=0.01)
-    await out.send_text_message(str(CHAT), "hello")
+    await out.send_text_message(f"telegram:{CHAT}", "hello")
     assert len(tg.calls_of("sendMessage")) == 1  # not retried
     [record] = state.deliveries("telegram")
     assert record.status == "failed" and record.attempts == 1 and "chat not found" in record.error.lower()
@@ -381,7 +392,7 @@ async def test_polling_picks_up_updates_and_stops_cleanly(tg, state):
     await tg.await_for(lambda: len(kefu.messages) == 2)
     assert tg.calls_of("deleteWebhook") and tg.webhook["url"] == ""
     assert kefu.texts == ["你好", "/request_human"] and tg.calls_of("answerCallbackQuery")
-    assert kefu.messages[0].sender_id == str(CHAT)
+    assert kefu.messages[0].sender_id == f"telegram:{CHAT}"
     # the first update was confirmed with the next offset, as the Bot API wants
     await tg.await_for(lambda: any(int(c.params.get("offset") or 0) > first["update_id"]
                                    for c in tg.calls_of("getUpdates")))
@@ -428,7 +439,8 @@ def kefu_on_telegram(shop_url, tmp_path_factory):
             "  mode: webhook\n"
             f'  api_base: "{tg.api_base}"\n'
         )
-        servers = start_kefu(tmp_path_factory.mktemp("telegram-servers"), shop_url, credentials, rasa_port=rasa_port)
+        servers = start_kefu(tmp_path_factory.mktemp("telegram-servers"), shop_url, credentials, rasa_port=rasa_port,
+                             api=True)
         try:
             tg.wait_for(lambda: tg.webhook["url"], timeout=30)
             yield tg, servers
@@ -469,7 +481,7 @@ def test_conversation_through_kefu(kefu_on_telegram):
     reply = _say(tg, chat, click)
     assert "人工" in reply
     assert click["callback_query"]["id"] in [c.params["callback_query_id"] for c in tg.calls_of("answerCallbackQuery")]
-    tracker = requests.get(f"{servers.rasa_url}/conversations/{chat}/tracker", timeout=10).json()
+    tracker = rasa_api().get(f"{servers.rasa_url}/conversations/telegram:{chat}/tracker", timeout=10).json()
     user_texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert user_texts[-1] == "/request_human"
     assert user_texts[0] == "/greet"

@@ -17,11 +17,13 @@ import requests
 import socketio
 from sanic import Sanic
 
-from channels.rest import TRY_AGAIN
+from channels.edge import TRY_AGAIN
 from channels.webchat import (
     BadMessage,
     WebChatInput,
     WebChatOutput,
+    allowed_origins,
+    new_session_token,
     parse_metadata,
     parse_session_request,
     parse_user_message,
@@ -32,13 +34,17 @@ from channels.webchat import (
     render_image,
     render_notice,
     render_text,
+    session_id_for,
 )
+from kefu.core import ids
 from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
 from kefu.store.db import make_engine, migrate
-from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, start_kefu
+from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, rasa_api, start_kefu
 
 SHIPPED = "2611010000000001"
-SESSION = "0123456789abcdef0123456789abcdef"
+TOKEN = new_session_token()
+SESSION = session_id_for(TOKEN)
+CONVERSATION = f"web:{SESSION}"
 
 
 # --------------------------------------------------------------------------
@@ -46,32 +52,39 @@ SESSION = "0123456789abcdef0123456789abcdef"
 # --------------------------------------------------------------------------
 
 
-def test_session_request_keeps_a_good_id_and_replaces_anything_else():
-    assert parse_session_request({"session_id": SESSION}) == SESSION
-    for bad in (None, {}, {"session_id": None}, {"session_id": "short"}, {"session_id": "../../etc"},
-                {"session_id": "x" * 65}, {"session_id": 12345678901}, "not a dict"):
+def test_session_request_keeps_a_token_of_ours_and_replaces_anything_else():
+    assert parse_session_request({"session_token": TOKEN}) == TOKEN
+    for bad in (None, {}, {"session_token": None}, {"session_token": "short"}, {"session_token": "../../etc"},
+                {"session_token": "x" * 65}, {"session_token": 12345678901}, {"session_id": SESSION}, "not a dict"):
         fresh = parse_session_request(bad)
-        assert len(fresh) == 32 and fresh != SESSION
+        assert len(fresh) == 43 and fresh != TOKEN
     assert parse_session_request(None) != parse_session_request(None)
 
 
+def test_a_session_id_is_derived_from_its_token_and_gives_no_way_back():
+    assert session_id_for(TOKEN) == SESSION and len(SESSION) == 32
+    assert session_id_for(new_session_token()) != SESSION
+    # knowing a session id (from a leak, a log) is not a token for it
+    assert parse_session_request({"session_token": SESSION}) != SESSION
+    assert session_id_for(parse_session_request({"session_token": SESSION})) != SESSION
+
+
 def test_user_message_is_parsed_or_refused_with_a_reason():
-    ok = parse_user_message({"message": "  帮我查下订单 ", "session_id": SESSION, "metadata": '{"lang": "en"}'})
-    assert (ok.text, ok.session_id, ok.metadata, ok.language) == ("帮我查下订单", SESSION, {"lang": "en"}, "en")
-    assert parse_user_message({"message": "hi"}, session_persistence=False, sid="sid-1").session_id == "sid-1"
+    ok = parse_user_message({"message": "  帮我查下订单 ", "metadata": '{"lang": "en"}'})
+    assert (ok.text, ok.metadata, ok.language) == ("帮我查下订单", {"lang": "en"}, "en")
+    assert parse_user_message({"message": "订单５６７８"}).text == "订单5678"  # full-width digits
     cases = [
         ("not a dict", "malformed"),
-        ({"message": "hi"}, "malformed"),  # no session id
-        ({"message": "hi", "session_id": "bad id!"}, "malformed"),
-        ({"message": {"x": 1}, "session_id": SESSION}, "malformed"),
-        ({"message": "   ", "session_id": SESSION}, "empty"),
-        ({"message": "长" * 2001, "session_id": SESSION}, "too_long"),
+        ({"message": {"x": 1}}, "malformed"),
+        ({"message": "\ud800 hi"}, "malformed"),  # a lone surrogate can never be stored
+        ({"message": "   "}, "empty"),
+        ({"message": "长" * 2001}, "too_long"),
     ]
     for data, reason in cases:
         with pytest.raises(BadMessage) as refused:
             parse_user_message(data)
         assert refused.value.reason == reason
-    assert parse_user_message({"message": "长" * 2000, "session_id": SESSION}).text == "长" * 2000
+    assert parse_user_message({"message": "长" * 2000}).text == "长" * 2000
 
 
 def test_metadata_must_be_a_small_json_object():
@@ -103,7 +116,15 @@ def test_replies_render_as_rasa_socketio_messages():
 def test_notices_are_polite_and_in_the_shoppers_language():
     assert "太长" in render_notice("too_long", "zh")["text"]
     assert "too long" in render_notice("too_long", "en", 100)["text"] and "100" in render_notice("too_long", "en", 100)["text"]
-    assert render_notice("malformed", "zh") is None and render_notice("empty", "en") is None
+    assert "刷新" in render_notice("no_session", "zh")["text"] and "reload" in render_notice("no_session", "en")["text"]
+    assert "could not be read" in render_notice("malformed", "en")["text"]
+    assert render_notice("empty", "en") is None
+
+
+def test_only_configured_shop_pages_may_open_the_socket():
+    assert allowed_origins(None) is None and allowed_origins("") is None  # only Kefu's own pages
+    assert allowed_origins("https://a.example.com, https://b.example.com") == ["https://a.example.com",
+                                                                              "https://b.example.com"]
 
 
 def test_demo_page_escapes_the_request_host():
@@ -117,7 +138,7 @@ def test_demo_page_escapes_the_request_host():
 def test_credentials_pick_redis_from_the_key_or_the_environment(monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     channel = WebChatInput.from_credentials({"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered"})
-    assert channel.name() == "webchat" and channel.redis_url is None and channel.session_persistence is True
+    assert channel.name() == "webchat" and channel.redis_url is None and channel.cors_allowed_origins is None
     assert WebChatInput.from_credentials({"redis_url": "redis://r:6379/2"}).redis_url == "redis://r:6379/2"
     monkeypatch.setenv("REDIS_URL", "redis://env:6379/3")
     assert WebChatInput.from_credentials(None).redis_url == "redis://env:6379/3"
@@ -176,40 +197,65 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
         client.on("bot_uttered", bot.put_nowait)
         client.on("session_confirm", confirmed.put_nowait)
         await client.connect(base, transports=["polling"])
-        await client.emit("session_request", {"session_id": "bad id"})
-        assert await asyncio.wait_for(confirmed.get(), 5) != "bad id"  # a fresh id instead
-        await client.emit("session_request", {"session_id": SESSION})
-        assert await asyncio.wait_for(confirmed.get(), 5) == SESSION
+        # before a session is confirmed nothing is taken, and the page is told why
+        await client.emit("user_uttered", {"message": "我要找人工", "metadata": {"lang": "zh"}})
+        assert "刷新" in (await asyncio.wait_for(bot.get(), 5))["text"]
+        await client.emit("session_request", {"session_token": "bad token"})
+        fresh = await asyncio.wait_for(confirmed.get(), 5)
+        assert fresh != "bad token" and len(fresh) == 43  # a fresh token instead
+        await client.emit("session_request", {"session_token": TOKEN})
+        assert await asyncio.wait_for(confirmed.get(), 5) == TOKEN
 
-        await client.emit("user_uttered", {"message": "我要找人工", "session_id": SESSION, "metadata": {"lang": "zh"}})
+        # a session id or a trusted key in the payload decides nothing: the bound session does
+        await client.emit("user_uttered", {"message": "我要找人工", "session_id": "0" * 32,
+                                           "metadata": {"lang": "zh", "kefu": {"client": "forged"}}})
         reply = await asyncio.wait_for(bot.get(), 5)
         assert reply == {"text": "要转人工吗？", "quick_replies": [
             {"content_type": "text", "title": "转人工", "payload": "/request_human"}]}
         [message] = received
-        assert (message.text, message.sender_id, message.input_channel) == ("我要找人工", SESSION, "webchat")
-        assert message.metadata == {"lang": "zh"}
+        assert (message.text, message.sender_id, message.input_channel) == ("我要找人工", CONVERSATION, "webchat")
+        assert message.metadata == {"lang": "zh", "kefu": {"client": ids.client_key("127.0.0.1")}}
 
-        # a later push (what Rasa's API does) reaches the session's room
+        # another page that names our session id (not our token) joins nothing
+        intruder, overheard, intruder_confirmed = socketio.AsyncClient(), asyncio.Queue(), asyncio.Queue()
+        intruder.on("bot_uttered", overheard.put_nowait)
+        intruder.on("session_confirm", intruder_confirmed.put_nowait)
+        await intruder.connect(base, transports=["polling"])
+        await intruder.emit("session_request", {"session_token": SESSION})
+        assert session_id_for(await asyncio.wait_for(intruder_confirmed.get(), 5)) != SESSION
+
+        # a later push (what Rasa's API does) reaches the session's room, and only it
         output = channel.get_output_channel()
         assert isinstance(output, WebChatOutput)
-        await output.send_text_message(SESSION, "人工客服小王为您服务")
-        await output.send_image_url(SESSION, "https://img.example.com/a.png")
+        await output.send_text_message(CONVERSATION, "人工客服小王为您服务")
+        await output.send_image_url(CONVERSATION, "https://img.example.com/a.png")
         assert await asyncio.wait_for(bot.get(), 5) == {"text": "人工客服小王为您服务"}
         assert (await asyncio.wait_for(bot.get(), 5))["attachment"]["payload"]["src"] == "https://img.example.com/a.png"
-        sent = [d for d in state.deliveries("webchat") if d.recipient_key == recipient_key(SESSION)]
+        # a push addressed to another channel's conversation (a forged output_channel) goes nowhere
+        await output.send_text_message("telegram:10001", "钓鱼链接")
+        await output.send_text_message(SESSION, "钓鱼链接")  # no channel prefix: nobody
+        await asyncio.sleep(0.3)
+        assert bot.empty() and overheard.empty()
+        await intruder.eio.disconnect(abort=True)
+        sent = [d for d in state.deliveries("webchat") if d.recipient_key == recipient_key(CONVERSATION)]
         assert len(sent) == 3 and {d.status for d in sent} == {"sent"}
 
         # the assistant fails: the shopper is asked to try again, not left waiting
-        await client.emit("user_uttered", {"message": "锁超时", "session_id": SESSION, "metadata": {"lang": "zh"}})
+        await client.emit("user_uttered", {"message": "锁超时", "metadata": {"lang": "zh"}})
         assert await asyncio.wait_for(bot.get(), 5) == {"text": TRY_AGAIN}
 
-        # bad input: a polite notice for a huge message, silence for junk; nothing reaches the assistant
-        await client.emit("user_uttered", {"message": "长" * 3000, "session_id": SESSION, "metadata": {"lang": "zh"}})
+        # bad input: a polite notice for a huge or unreadable message, silence for junk; nothing reaches the assistant
+        await client.emit("user_uttered", {"message": "长" * 3000, "metadata": {"lang": "zh"}})
         assert "太长" in (await asyncio.wait_for(bot.get(), 5))["text"]
-        for junk in ["text", {"message": "", "session_id": SESSION}, {"message": "hi", "session_id": "bad id"}, None]:
+        await client.emit("user_uttered", {"message": "\ud800\udfff\ud800", "metadata": {"lang": "en"}})
+        assert "could not be read" in (await asyncio.wait_for(bot.get(), 5))["text"]
+        for junk in ["text", {"message": ""}, {"message": "   "}, None]:
             await client.emit("user_uttered", junk)
         await asyncio.sleep(0.3)
-        assert len(received) == 1 and bot.empty()
+        notices = []
+        while not bot.empty():
+            notices.append(bot.get_nowait())
+        assert len(received) == 1 and all(n.get("notice") for n in notices)
     finally:
         # abort: a polling client would otherwise wait out its pending long-poll (25 s)
         await client.eio.disconnect(abort=True)
@@ -220,17 +266,16 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
 # the real widget in Chromium against Kefu's servers
 # --------------------------------------------------------------------------
 
-CREDENTIALS = """rest:
+CREDENTIALS = """channels.rest.ReliableRestInput:
 channels.webchat.WebChatInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered
-  session_persistence: true
 {extra}"""
 
 
 def _start(workdir: Path, tracker_db: Path, shop_url: str, extra: str = "", env: dict | None = None):
     return start_kefu(workdir, shop_url, CREDENTIALS.format(extra=extra), env={"REDIS_URL": "", **(env or {})},
-                      tracker_db=tracker_db)
+                      tracker_db=tracker_db, api=True)
 
 
 def _redis_url() -> tuple:
@@ -327,7 +372,8 @@ def _say(page, text: str, expect_text: str, timeout: float = 30000) -> None:
 
 
 def _session_id(page) -> str:
-    return page.evaluate("() => window.KefuWebchat.sessionId()")
+    """The page's conversation, as the server derives it from the page's token."""
+    return f"web:{session_id_for(page.evaluate('() => window.KefuWebchat.sessionToken()'))}"
 
 
 def _push(rasa_url: str, session_id: str, action: str) -> None:
@@ -336,14 +382,14 @@ def _push(rasa_url: str, session_id: str, action: str) -> None:
     turn from the (shared) tracker store first."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        tracker = requests.get(f"{rasa_url}/conversations/{session_id}/tracker", timeout=10)
+        tracker = rasa_api().get(f"{rasa_url}/conversations/{session_id}/tracker", timeout=10)
         events = tracker.json().get("events") or [] if tracker.status_code == 200 else []
         users = [i for i, e in enumerate(events) if e.get("event") == "user"]
         if users and any(e.get("name") == "action_listen" for e in events[users[-1]:]):
             break  # the shopper's last turn is saved
         time.sleep(0.2)
-    reply = requests.post(f"{rasa_url}/conversations/{session_id}/execute",
-                          params={"output_channel": "latest"}, json={"name": action}, timeout=30)
+    reply = rasa_api().post(f"{rasa_url}/conversations/{session_id}/execute",
+                            params={"output_channel": "latest"}, json={"name": action}, timeout=30)
     assert reply.status_code == 200, reply.text
 
 
@@ -375,7 +421,7 @@ def test_order_lookup_history_after_reload_and_quick_replies(web, browser, shop_
         # ... and the payload is what reached the assistant (what it answers is the handoff's business)
         deadline = time.monotonic() + 15
         while True:
-            tracker = requests.get(f"{web.rasa_url}/conversations/{_session_id(page)}/tracker", timeout=10).json()
+            tracker = rasa_api().get(f"{web.rasa_url}/conversations/{_session_id(page)}/tracker", timeout=10).json()
             latest = tracker["latest_message"]
             if latest.get("text") == "/request_human" or time.monotonic() > deadline:
                 break

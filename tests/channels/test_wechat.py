@@ -43,7 +43,7 @@ from channels.wechat import (
 from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
 from kefu.store.db import make_engine, migrate
 from tests.channels.fake_wechat import FakeWeChatAPI, WeChatServer
-from tests.conftest import free_port, start_kefu
+from tests.conftest import free_port, rasa_api, start_kefu
 
 TOKEN = "kefu-wechat-token"
 APP_ID = "wx1234567890abcdef"
@@ -260,14 +260,60 @@ async def test_bad_signatures_and_malformed_xml_never_reach_a_conversation(webho
     assert (await hook.post(*wx.post(xml, bad_signature=True)))[0] == 403
     assert (await hook.post(*wx.post(xml, encrypted=True, bad_msg_signature=True)))[0] == 403
     assert (await hook.post(*WeChatServer("other", APP_ID).post(xml)))[0] == 403
+    plain = await webhook()
     query, _ = wx.post(xml)
-    assert (await hook.post(query, b"<xml><ToUserName>gh</ToUserName><Content>"))[0] == 400
-    assert (await hook.post(query, b""))[0] == 400
+    assert (await plain.post(query, b"<xml><ToUserName>gh</ToUserName><Content>"))[0] == 400
+    assert (await plain.post(query, b""))[0] == 400
+    assert (await plain.post(*wx.post(wx.text("o bad <id>", "hi"))))[0] == 400  # not an openid
     query, _ = wx.post(xml, encrypted=True)
     assert (await hook.post(query, b"<xml><Encrypt><![CDATA[bm90LWFlcw==]]></Encrypt></xml>"))[0] in (400, 403)
     assert (await hook.post(query, b"<xml><Encrypt>"))[0] == 400
     assert (await hook.post(wx.post(xml)[0], b"<xml>" + b"x" * 70000 + b"</xml>"))[0] == 413
-    assert hook.bot.received == []
+    assert hook.bot.received == [] and plain.bot.received == []
+
+
+@pytest.mark.asyncio
+async def test_stale_and_replayed_requests_are_refused(webhook, api):
+    """A signature proves little in plaintext mode: it does not cover the
+    body. A captured URL must not carry a second body, from any
+    FromUserName, and an old one must not work at all."""
+    hook = await webhook()
+    wx = WeChatServer(TOKEN, APP_ID)
+    victim, attacker = new_openid(), new_openid()
+    stale = wx.post(wx.text(victim, "订单", msg_id=wx.next_msg_id()), timestamp=int(time.time()) - 600)
+    assert (await hook.post(*stale))[0] == 403
+    early = wx.post(wx.text(victim, "订单", msg_id=wx.next_msg_id()), timestamp=int(time.time()) + 600)
+    assert (await hook.post(*early))[0] == 403
+    query, body = wx.post(wx.text(victim, "查订单", msg_id=wx.next_msg_id()))
+    assert (await hook.post(query, body))[0] == 200
+    forged = wx.text(attacker, "我的订单", msg_id=wx.next_msg_id())  # the same signed URL, another body
+    assert (await hook.post(query, forged.encode("utf-8")))[0] == 403
+    forged_victim = wx.text(victim, "取消订单", msg_id=wx.next_msg_id())
+    assert (await hook.post(query, forged_victim.encode("utf-8")))[0] == 403
+    # WeChat's own retry of the first message (same URL, same MsgId) is not a replay: dropped as a resend
+    assert (await hook.post(query, body))[:2] == (200, "success")
+    assert [(m.sender_id, m.text) for m in hook.bot.received] == [(f"wechat:{victim}", "查订单")]
+
+
+@pytest.mark.asyncio
+async def test_safe_mode_accepts_encrypted_messages_only(webhook, api):
+    hook = await webhook(AES_KEY)
+    wx, openid = WeChatServer(TOKEN, APP_ID, AES_KEY), new_openid()
+    status, _, _ = await hook.post(*wx.post(wx.text(openid, "明文消息"), openid=openid))  # validly signed, not encrypted
+    assert status == 403 and hook.bot.received == []
+    status, body, _ = await hook.post(*wx.post(wx.text(openid, "密文消息"), encrypted=True, openid=openid))
+    assert status == 200 and [m.text for m in hook.bot.received] == ["密文消息"]
+
+
+@pytest.mark.asyncio
+async def test_it_sends_only_to_wechat_conversations(api, state):
+    output = WeChatOutput(WeChatClient(APP_ID, SECRET, api.url, state))
+    victim = new_openid()
+    for recipient in (f"rest:{victim}", f"web:{victim}", victim, f"telegram:{victim}"):
+        await output.send_text_message(recipient, "钓鱼链接")
+        await output.send_text_with_buttons(recipient, "点这里", [{"title": "领奖", "payload": "/affirm"}])
+        await output.send_custom_json(recipient, {"msgtype": "text", "text": {"content": "x"}})
+    assert api.messages_to(victim) == []
 
 
 @pytest.mark.asyncio
@@ -279,7 +325,7 @@ async def test_a_ready_text_reply_is_answered_passively(webhook, api):
     reply = wx.read_reply(body)
     assert reply["Content"] == "echo:你好" and reply["ToUserName"] == openid and reply["FromUserName"] == wx.account
     [message] = hook.bot.received
-    assert message.sender_id == openid and message.input_channel == "wechat"
+    assert message.sender_id == f"wechat:{openid}" and message.input_channel == "wechat"
     assert message.metadata["wechat"]["msg_id"] == "1001"
     assert api.messages_to(openid) == []
 
@@ -341,7 +387,7 @@ async def test_several_replies_go_through_the_custom_api_in_order(webhook, api, 
     assert (await hook.post(*wx.post(wx.text(openid, "two"))))[1] == "success"
     sent = await api.await_for(openid, 2)
     assert [m["text"]["content"] for m in sent] == ["first", "second"]
-    mine = [d for d in state.deliveries("wechat") if d.recipient_key == recipient_key(openid)]
+    mine = [d for d in state.deliveries("wechat") if d.recipient_key == recipient_key(f"wechat:{openid}")]
     assert [d.status for d in mine] == ["sent", "sent"]
 
 
@@ -407,13 +453,13 @@ async def test_send_errors_are_retried_or_permanent(api, state):
     openid = new_openid()
     output = WeChatOutput(WeChatClient(APP_ID, SECRET, api.url, state))  # as Rasa's output_channel=latest gets it
     api.fail_next(-1)  # system busy: retried
-    await output.send_text_message(openid, "人工客服：您好")
+    await output.send_text_message(f"wechat:{openid}", "人工客服：您好")
     api.fail_next(45015)  # outside the 48 h window: not retried
     attempts = api.send_attempts
-    await output.send_text_message(openid, "too late")
+    await output.send_text_message(f"wechat:{openid}", "too late")
     assert api.send_attempts == attempts + 1
     assert [m["text"]["content"] for m in api.messages_to(openid)] == ["人工客服：您好"]
-    mine = [d for d in state.deliveries("wechat") if d.recipient_key == recipient_key(openid)]
+    mine = [d for d in state.deliveries("wechat") if d.recipient_key == recipient_key(f"wechat:{openid}")]
     assert [(d.status, d.attempts) for d in mine] == [("sent", 2), ("failed", 1)]
     assert "45015" in mine[1].error
 
@@ -431,7 +477,7 @@ def kefu_wechat(shop_url, tmp_path_factory, api):
         f"  token: {TOKEN}\n  app_id: {APP_ID}\n  app_secret: {SECRET}\n"
         f"  encoding_aes_key: {AES_KEY}\n  api_base: {api.url}\n"
     )
-    servers = start_kefu(tmp_path_factory.mktemp("wechat-servers"), shop_url, credentials)
+    servers = start_kefu(tmp_path_factory.mktemp("wechat-servers"), shop_url, credentials, api=True)
     yield servers
     servers.stop()
 
@@ -492,6 +538,7 @@ def test_a_wechat_menu_round_trip_through_kefu(kefu_wechat, api):
     reply = Shopper.read(shopper.send(shopper.wx.menu_click(shopper.openid, human["content"], human["id"])))
     assert "人工" in reply
     # the conversation got the button's payload, not the text on the button
-    tracker = requests.get(f"{kefu_wechat.rasa_url}/conversations/{shopper.openid}/tracker", timeout=10).json()
+    tracker = rasa_api().get(f"{kefu_wechat.rasa_url}/conversations/wechat:{shopper.openid}/tracker",
+                             timeout=10).json()
     users = [e for e in tracker["events"] if e["event"] == "user"]
     assert users[-1]["text"] == "/request_human" and users[-1]["input_channel"] == "wechat"

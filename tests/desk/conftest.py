@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 import httpx
+import jwt
 import pytest
 from aiohttp import web
 
@@ -61,14 +62,19 @@ class ServedApp:
         self.thread.join(10)
 
 
-class FakeRasa:
-    """Records ``execute`` calls and serves trackers."""
+#: the JWT secret the test desk and its fake Rasa share
+JWT_SECRET = "desk-test-jwt-secret-0123456789"
 
-    def __init__(self, desk_store: Optional[DeskStore] = None, token: Optional[str] = None) -> None:
+
+class FakeRasa:
+    """Records ``execute`` calls and serves trackers; like Rasa with
+    ``--jwt-secret`` it refuses a call without a valid admin JWT."""
+
+    def __init__(self, desk_store: Optional[DeskStore] = None, jwt_secret: Optional[str] = None) -> None:
         self.calls: List[Dict[str, Any]] = []
         self.events: Dict[str, List[Dict[str, Any]]] = {}
         self.desk_store = desk_store
-        self.token = token
+        self.jwt_secret = jwt_secret
         app = web.Application()
         app.router.add_post("/conversations/{cid}/execute", self._execute)
         app.router.add_get("/conversations/{cid}/tracker", self._tracker)
@@ -83,8 +89,18 @@ class FakeRasa:
     def executed(self, action: str) -> List[Dict[str, Any]]:
         return [c for c in self.calls if c["name"] == action]
 
+    def _authorised(self, request: web.Request) -> bool:
+        if not self.jwt_secret:
+            return True
+        header = request.headers.get("Authorization", "")
+        try:
+            claims = jwt.decode(header.removeprefix("Bearer "), self.jwt_secret, algorithms=["HS256"])
+        except jwt.InvalidTokenError:
+            return False
+        return claims.get("user", {}).get("role") == "admin"
+
     async def _execute(self, request: web.Request) -> web.Response:
-        if self.token and request.query.get("token") != self.token:
+        if not self._authorised(request):
             return web.json_response({"error": "unauthorized"}, status=401)
         cid = request.match_info["cid"]
         body = await request.json()
@@ -95,7 +111,7 @@ class FakeRasa:
         return web.json_response({"tracker": {"sender_id": cid}, "messages": []})
 
     async def _tracker(self, request: web.Request) -> web.Response:
-        if self.token and request.query.get("token") != self.token:
+        if not self._authorised(request):
             return web.json_response({"error": "unauthorized"}, status=401)
         cid = request.match_info["cid"]
         return web.json_response({"sender_id": cid, "events": self.events.get(cid, [])})
@@ -123,14 +139,14 @@ def desk_store(desk_url):
 
 @pytest.fixture
 def fake_rasa(desk_store):
-    rasa = FakeRasa(desk_store, token="s3cret")
+    rasa = FakeRasa(desk_store, jwt_secret=JWT_SECRET)
     yield rasa
     rasa.stop()
 
 
 @pytest.fixture
 def desk(desk_url, fake_rasa):
-    settings = DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, rasa_token="s3cret",
+    settings = DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, rasa_jwt_secret=JWT_SECRET,
                             session_hours=8, poll_seconds=0.2)
     server = ServedApp(create_app(settings))
     yield server

@@ -76,7 +76,7 @@ def test_reply_and_resolve_go_through_rasa(client, make_agent, desk_store, fake_
     assert response.status_code == 200 and response.json()["notified"] is True
     call = fake_rasa.executed("action_agent_message")[-1]
     assert call["conversation_id"] == "wx-123"
-    assert call["query"] == {"output_channel": "latest", "token": "s3cret"}
+    assert call["query"] == {"output_channel": "latest"}  # no secret in the URL: a JWT in the header
     detail = c.get(f"/api/handoffs/{hid}").json()
     assert [(t["sender"], t["text"]) for t in detail["transcript"]] == [
         ("shopper", "我要找人工"), ("bot", "正在为您转接人工客服"), ("agent", "您好，我是小李，马上为您处理")]
@@ -88,7 +88,7 @@ def test_reply_and_resolve_go_through_rasa(client, make_agent, desk_store, fake_
     with desk_store.engine.connect() as db:
         audit = db.execute(text("select action, target, detail from audit_log where agent_id = :a order by id"),
                            {"a": li}).all()
-    assert [a[0] for a in audit] == ["login", "reply", "resolve"]
+    assert [a[0] for a in audit] == ["login", "reply", "view_conversation", "resolve"]
     assert all("小李" not in (a[2] or "") for a in audit)  # the text of a reply is not audited
 
 
@@ -97,7 +97,7 @@ def test_a_reply_is_kept_when_rasa_is_down(client, make_agent, desk_store, fake_
     c = client("li")
     desk_store.queue_handoff("c1", "web", "requested", "s")
     hid = c.get("/api/queue").json()["mine"][0]["id"]
-    fake_rasa.token = "rotated"  # Rasa now refuses the desk
+    fake_rasa.jwt_secret = "rotated-secret-0123456789"  # Rasa now refuses the desk
     response = c.post(f"/api/handoffs/{hid}/reply", json={"text": "稍等"})
     assert response.status_code == 200 and response.json()["notified"] is False
     detail = c.get(f"/api/handoffs/{hid}").json()
@@ -131,7 +131,9 @@ def test_claim_and_others_chats_are_forbidden(client, make_agent, desk_store):
     canned = b.get(f"/api/handoffs/{hid}").json()["canned"]
     assert any("Hello" in c["text"] for c in canned)  # English chat: English canned replies
     actions = [(e.agent_id, e.action) for e in reversed(desk_store.audit_entries()) if e.action not in ("login", "pause")]
-    assert actions == [(li, "claim"), (li, "transfer"), (wang, "reply")]
+    # every look at a conversation is audited; a refused one shows nothing, so it is not a view
+    assert actions == [(wang, "view_conversation"), (li, "claim"), (li, "transfer"), (wang, "reply"),
+                       (wang, "view_conversation")]
 
 
 def test_metrics_endpoint(client, make_agent, desk_store):

@@ -2,6 +2,8 @@
 messages, transfers, audit, metrics, passwords and the migration."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text, update
@@ -9,7 +11,7 @@ from sqlalchemy import text, update
 from kefu.store.db import alembic_config, make_engine, migrate, session_scope
 from kefu.store.desk import DeskStore, hash_password, verify_password
 from kefu.store.models import Agent, Handoff
-from kefu.store.shop import ShopStore, to_db
+from kefu.core.clock import to_db
 from tests.desk.conftest import PASSWORD
 
 
@@ -27,8 +29,6 @@ def test_queue_positions_are_fifo_and_idempotent(desk_store):
     assert (view.status, view.language, view.position) == ("waiting", "en", 1)
     assert view.summary == {"intents": ["request_human"], "language": "en"}
     assert desk_store.active_handoff("nobody") is None
-    # the shop's API delegates (the actions' existing call keeps working)
-    assert ShopStore(desk_store.engine).queue_handoff("d", "web", "requested", "x") == 4
 
 
 def test_round_robin_fewest_open_then_least_recently_assigned_within_caps(desk_store, make_agent):
@@ -156,20 +156,64 @@ def test_passwords_are_salted_scrypt_hashes(desk_store, make_agent):
 
 def test_login_sessions_and_lockout(desk_store, make_agent):
     li = make_agent("li")
-    token, agent, outcome = desk_store.login("LI", PASSWORD, 8)
+    here, elsewhere = "203.0.113.5", "198.51.100.7"
+    token, agent, outcome = desk_store.login("LI", PASSWORD, 8, here)
     assert outcome == "ok" and agent.id == li and desk_store.session_agent(token).id == li
     assert desk_store.session_agent("forged") is None
     for _ in range(5):
-        assert desk_store.login("li", "wrong", 8)[2] == "bad_credentials"
-    assert desk_store.login("li", PASSWORD, 8)[2] == "locked"  # 5 failures in 15 minutes
-    assert desk_store.login("ghost", "x", 8)[2] == "bad_credentials"
+        assert desk_store.login("li", "wrong", 8, here)[2] == "bad_credentials"
+    assert desk_store.login("li", PASSWORD, 8, here)[2] == "locked"  # 5 failures in 15 minutes, from here
+    for _ in range(10):  # knocking on a locked door is not counted again: the lock does not feed itself
+        assert desk_store.login("li", "wrong", 8, here)[2] == "locked"
+    assert desk_store.login("li", PASSWORD, 8, elsewhere)[2] == "ok"  # nobody elsewhere can lock an agent out
+    # after the backoff the right password works again from here
+    later = datetime.now(timezone.utc) + timedelta(minutes=2)
+    assert desk_store.login("li", PASSWORD, 8, here, now=later)[2] == "ok"
     desk_store.logout(token)
     assert desk_store.session_agent(token) is None
     failed = [e for e in desk_store.audit_entries() if e.action == "login_failed"]
-    assert len(failed) == 7
-    assert all("ghost" not in (e.detail or "") for e in failed)  # usernames typed are not kept
+    assert len(failed) == 5
+    assert len([e for e in desk_store.audit_entries() if e.action == "login_locked"]) == 11
     with desk_store.engine.connect() as db:  # only hashes of tokens are stored
         assert token not in str(db.execute(text("select token_hash from desk_sessions")).all())
+
+
+def test_unknown_names_answer_and_lock_exactly_like_known_ones(desk_store, make_agent):
+    make_agent("li")
+    answers = {}
+    for name in ("li", "ghost"):
+        answers[name] = [desk_store.login(name, "wrong", 8, "203.0.113.9")[2] for _ in range(6)]
+    assert answers["li"] == answers["ghost"] == ["bad_credentials"] * 5 + ["locked"]
+    assert all("ghost" not in (e.detail or "") and "li" != (e.detail or "")
+               for e in desk_store.audit_entries())  # the names typed are not kept
+
+
+def test_one_address_spraying_many_names_is_locked(desk_store, make_agent):
+    make_agent("li")
+    for n in range(30):
+        desk_store.login(f"name{n}", "guess", 8, "203.0.113.66")
+    assert desk_store.login("li", PASSWORD, 8, "203.0.113.66")[2] == "locked"
+    assert desk_store.login("li", PASSWORD, 8, "198.51.100.1")[2] == "ok"
+
+
+def test_a_weaker_hash_is_upgraded_at_login_and_password_changes_end_sessions(desk_store, make_agent):
+    li = make_agent("li")
+    old = "scrypt$16384$8$1$" + base64.b64encode(b"0" * 16).decode() + "$" + base64.b64encode(
+        hashlib.scrypt(PASSWORD.encode(), salt=b"0" * 16, n=2**14, r=8, p=1, dklen=32)).decode()
+    with session_scope(desk_store.engine) as s:
+        s.execute(update(Agent).where(Agent.id == li).values(password_hash=old))
+    laptop, _, _ = desk_store.login("li", PASSWORD, 8)
+    with desk_store.engine.connect() as db:
+        upgraded = db.execute(text("select password_hash from agents")).scalar_one()
+    assert upgraded.startswith(f"scrypt${2**17}$") and verify_password(PASSWORD, upgraded)
+    phone, _, _ = desk_store.login("li", PASSWORD, 8)
+    assert not desk_store.change_password(li, "wrong", "new-password-1", laptop)
+    assert desk_store.change_password(li, PASSWORD, "new-password-1", laptop)
+    assert desk_store.session_agent(laptop).id == li and desk_store.session_agent(phone) is None
+    desk_store.set_password("li", "operator-reset-2")  # the operator's reset ends every session
+    assert desk_store.session_agent(laptop) is None
+    assert desk_store.login("li", "new-password-1", 8)[2] == "bad_credentials"
+    assert desk_store.login("li", "operator-reset-2", 8)[2] == "ok"
 
 
 def test_migration_goes_down_and_up(tmp_path):

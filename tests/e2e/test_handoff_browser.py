@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from channels.webchat import session_id_for
+from kefu.core.secrets import secret
 from kefu.desk.app import create_app
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine
@@ -31,7 +33,8 @@ def browser():
 
 @pytest.fixture
 def desk(kefu, shop_url):
-    app = ServedApp(create_app(DeskSettings(database_url=shop_url, rasa_url=kefu.rasa_url, poll_seconds=0.3)))
+    app = ServedApp(create_app(DeskSettings(database_url=shop_url, rasa_url=kefu.rasa_url, poll_seconds=0.3,
+                                            rasa_jwt_secret=secret("rasa_jwt_secret"))))
     yield app
     app.stop()
 
@@ -64,7 +67,8 @@ def test_shopper_asks_for_a_person_agent_answers_and_hands_back(kefu, desk, shop
     say("我要转人工")
     expect(bot.filter(has_text="转接人工客服")).to_be_visible()
 
-    handoff = store.active_handoff(shopper.evaluate("() => window.KefuWebchat.sessionId()"))
+    token = shopper.evaluate("() => window.KefuWebchat.sessionToken()")
+    handoff = store.active_handoff(f"web:{session_id_for(token)}")
     assert handoff is not None and handoff.status == "waiting"
     waiting = agent.locator(f'#waiting li[data-id="{handoff.id}"]')
     expect(waiting).to_be_visible()  # appeared live

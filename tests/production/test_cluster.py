@@ -14,7 +14,7 @@ import requests
 
 from kefu.production import Cluster, Layout, nginx_binary
 from kefu.store.db import create_database_if_missing
-from tests.conftest import IN_CI, MODEL, free_port
+from tests.conftest import IN_CI, MODEL, free_port, rasa_api
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def cluster(redis_url, rabbitmq_url, postgres_server_url, tmp_path_factory):
         pytest.skip(str(error))
     tag = uuid.uuid4().hex[:8]
     layout = Layout([free_port(), free_port()], [free_port()], free_port(), free_port(), free_port(),
-                    tmp_path_factory.mktemp("prod"))
+                    tmp_path_factory.mktemp("prod"), api_port=free_port())
     cluster = Cluster.create(layout, {
         "DATABASE_URL": _database(postgres_server_url, "kefu_prod_pytest"), "REDIS_URL": redis_url,
         "RABBITMQ_URL": rabbitmq_url, "KEFU_EVENTS_QUEUE": f"kefu_events_test_{tag}",
@@ -74,7 +74,7 @@ async def _events(url: str, queue: str, sender: str, users: int, timeout: float 
                 await asyncio.sleep(0.2)
                 continue
             event = json.loads(message.body)
-            if event.get("sender_id") == sender:
+            if event.get("sender_id") == f"rest:{sender}":
                 found.append(event)
         # the bot's answer to the last message follows it
         for _ in range(20):
@@ -82,7 +82,7 @@ async def _events(url: str, queue: str, sender: str, users: int, timeout: float 
             if message is None:
                 break
             event = json.loads(message.body)
-            if event.get("sender_id") == sender:
+            if event.get("sender_id") == f"rest:{sender}":
                 found.append(event)
     return found
 
@@ -96,8 +96,8 @@ def say(url: str, sender: str, message: str) -> str:
 def test_two_rasa_instances_answer_behind_the_balancer(cluster):
     layout = cluster.layout
     for port in layout.rasa_ports:
-        assert requests.get(f"http://127.0.0.1:{port}/status", timeout=10).status_code == 200
-    assert requests.get(f"{layout.url}/status", timeout=10).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/webhooks/rest/", timeout=10).status_code == 200
+    assert requests.get(f"{layout.url}/webhooks/rest/", timeout=10).status_code == 200
     assert requests.get(f"http://127.0.0.1:{layout.desk_port}/healthz", timeout=10).status_code == 200
     assert "rasa1:" in (layout.run_dir / "Procfile").read_text() and "balancer:" in (layout.run_dir / "Procfile").read_text()
 
@@ -115,7 +115,7 @@ def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis
     client = redis.Redis.from_url(redis_url)
     keys = [k.decode() for k in client.scan_iter(f"kefu*{sender}")]
     assert keys, "the tracker is in Redis"
-    tracker = requests.get(f"{layout.url}/conversations/{sender}/tracker", timeout=30).json()
+    tracker = rasa_api().get(f"{layout.api_url}/conversations/rest:{sender}/tracker", timeout=30).json()
     users = [e["text"] for e in tracker["events"] if e["event"] == "user"]
     assert users == ["你好", "我的订单到哪了", "2611010000000001", "5678"]
     events = asyncio.run(_events(rabbitmq_url, cluster.env["KEFU_EVENTS_QUEUE"], sender, users=4))
@@ -123,6 +123,23 @@ def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis
     assert kinds.count("user") == 4 and "bot" in kinds, kinds
     assert [e["text"] for e in events if e["event"] == "user"] == users
     client.delete(*keys)
+
+
+def test_the_balancer_publishes_only_what_shoppers_and_platforms_call(cluster):
+    """Rasa's API and anything else is not found from outside; the desk's
+    internal listener reaches the API, and only with a JWT; the action
+    balancer refuses a call without the secret."""
+    layout = cluster.layout
+    for path in ("/conversations/rest:x/tracker", "/status", "/model/parse", "/domain", "/", "/version"):
+        assert requests.get(f"{layout.url}{path}", timeout=10).status_code == 404, path
+    assert requests.post(f"{layout.url}/model/train", json={}, timeout=10).status_code == 404
+    assert requests.get(f"{layout.url}/webchat/widget.js", timeout=10).status_code == 200
+    assert requests.get(f"{layout.api_url}/conversations/rest:x/tracker", timeout=10).status_code == 401
+    assert rasa_api().get(f"{layout.api_url}/conversations/rest:x/tracker", timeout=10).status_code == 200
+    forged = requests.post(f"http://127.0.0.1:{layout.action_port}/webhook",
+                           json={"next_action": "action_list_my_orders", "sender_id": "telegram:10001",
+                                 "tracker": {"sender_id": "telegram:10001", "slots": {}}}, timeout=10)
+    assert forged.status_code == 403
 
 
 def test_a_dead_instance_is_skipped_by_the_balancer(cluster):

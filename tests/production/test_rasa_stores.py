@@ -16,6 +16,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
 from kefu.config import load_settings
+from kefu.core import secrets
 from kefu.production import ENDPOINTS, derived_env
 
 
@@ -24,6 +25,8 @@ def production_env(redis_url, monkeypatch):
     monkeypatch.setenv("KEFU_PROFILE", "production")
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    for key, value in secrets.environment().items():  # what kefu/ops/rasa_server.py gives Rasa
+        monkeypatch.setenv(key, value)
     for key, value in derived_env(load_settings(), "http://127.0.0.1:5055/webhook", {}).items():
         monkeypatch.setenv(key, value)
 

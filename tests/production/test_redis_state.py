@@ -13,7 +13,7 @@ from kefu.store import channel_state as module
 from kefu.store.channel_state import ChannelState
 from kefu.store.db import make_engine, migrate
 from kefu.store.redis_state import RedisChannelState, redis_client
-from kefu.store.shop import utcnow
+from kefu.core.clock import utcnow
 
 
 @pytest.fixture

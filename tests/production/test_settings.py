@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kefu.config import load_settings
+from kefu.core.secrets import SECRETS
 from kefu.production import (
     ENDPOINTS, ServerDown, check_servers, compose_nginx_conf, derived_env, main, nginx_conf, prepare,
 )
@@ -53,7 +54,9 @@ def test_derived_variables_fill_every_variable_of_the_production_endpoints(monke
     assert (env["KEFU_RABBITMQ_HOST"], env["KEFU_RABBITMQ_USER"], env["KEFU_RABBITMQ_PORT"]) == ("mq", "kefu", "5673")
     text = ENDPOINTS.read_text(encoding="utf-8")
     used = set(re.findall(r"\$\{(\w+)\}", text))
-    assert used <= set(env), used - set(env)
+    shared = set(SECRETS.values())  # the shared secrets: kefu/ops/rasa_server.py puts them in Rasa's environment
+    assert used <= set(env) | shared, used - set(env) - shared
+    assert "KEFU_ACTION_TOKEN" in used
     assert not re.search(r"[\"']\$\{", text), "Rasa only expands unquoted ${VAR}"
     endpoints = yaml.safe_load(text)
     assert endpoints["tracker_store"]["type"] == "redis" and endpoints["lock_store"]["type"] == "redis"
@@ -80,6 +83,17 @@ def test_the_balancer_config_is_valid_nginx(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_the_balancer_publishes_only_the_public_paths(tmp_path):
+    from kefu.production import PUBLIC_LOCATIONS
+
+    conf = nginx_conf(["127.0.0.1:1"], ["127.0.0.1:2"], 18080, 18081, tmp_path)
+    public = conf.split("listen 127.0.0.1:18080;", 1)[1].split("server {", 1)[0]
+    locations = [line.split()[1] for line in public.splitlines() if line.strip().startswith("location ")]
+    assert locations == [*PUBLIC_LOCATIONS, "/", "@busy"]
+    assert "return 404" in public.split("location / {", 1)[1].split("}", 1)[0]
+    assert "X-Real-IP $remote_addr" in public
+
+
 def test_deploy_nginx_conf_is_the_generated_one():
     shipped = (DEPLOY / "nginx.conf").read_text(encoding="utf-8").split("\n", 1)[1]
     assert shipped == compose_nginx_conf().split("\n", 1)[1], \
@@ -99,7 +113,14 @@ def test_docker_compose_has_every_service_and_the_production_environment():
         assert env["KEFU_ACTION_URL"] == "http://nginx:5055/webhook"
     assert services["rasa"]["command"][:3] == ["python", "-m", "kefu.production"]
     assert "replicas" in services["rasa"]["deploy"] and "replicas" in services["actions"]["deploy"]
-    assert services["desk"]["environment"]["KEFU_RASA_URL"] == "http://nginx:5005"
+    assert services["desk"]["environment"]["KEFU_RASA_URL"] == "http://nginx:5007"  # the API's internal listener
+    # only the balancer's public side and the desk are published; every secret comes from deploy/.env
+    published = {name: s.get("ports") for name, s in services.items() if s.get("ports")}
+    assert published == {"nginx": ["5005:5005"], "desk": ["5006:5006"]}
+    for variable in ("KEFU_ID_KEY", "KEFU_ACTION_TOKEN", "KEFU_RASA_JWT_SECRET", "KEFU_WIDGET_KEY"):
+        assert services["rasa"]["environment"][variable] == f"${{{variable}:?set {variable}}}"
+    assert services["rasa"]["environment"]["KEFU_SECRETS_FROM_ENV"] == "1"
+    assert services["actions"]["command"][:3] == ["python", "-m", "kefu.ops.action_server"]
     assert any("nginx.conf" in v for v in services["nginx"]["volumes"])
     assert "--appendonly" in services["redis"]["command"]
     # no secret in the file: passwords come from the environment / deploy/.env

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from kefu.store.db import session_scope
 from kefu.store.models import Order, Product, Shipment, TrackingEvent
 from kefu.store.seed import seed
+from kefu.store.shop import ProofPolicy
 from tests.conftest import NOW
 
 SHIPPED, PAID, RETURNABLE, LATE, UNPAID, FOOD, OTHER, RETURNED = (f"26110100000000{n:02d}" for n in range(1, 9))
@@ -62,20 +63,45 @@ def test_unknown_or_hostile_order_ids_prove_nothing(shop, order_id):
     assert shop.get_order(order_id) is None
 
 
-def test_enumerating_order_ids_is_counted_per_conversation(shop):
+POLICY = ProofPolicy()
+
+
+def test_wrong_proofs_lock_a_conversation_an_order_an_address_and_everyone(shop):
+    # per conversation: 3 wrong in 10 minutes
     for n in range(3):
-        shop.record_verification("attacker", f"26110100000000{n + 10:02d}", False)
-    shop.record_verification("attacker", SHIPPED, True)
-    shop.record_verification("someone-else", SHIPPED, False)
-    assert shop.failed_verifications_since("attacker", NOW - timedelta(days=3650)) == 3
-    assert shop.failed_verifications_since("attacker", NOW + timedelta(days=3650)) == 0
+        shop.record_verification("attacker", f"26110100000000{n + 10:02d}", False, now=NOW)
+    shop.record_verification("someone-else", SHIPPED, False, now=NOW)
+    assert shop.proof_lock("attacker", None, None, POLICY, NOW) == "conversation"
+    assert shop.proof_lock("attacker", None, None, POLICY, NOW + timedelta(minutes=11)) is None
+    # per order, from anywhere: 5 in a day, then a wait that doubles
+    for n in range(4):
+        shop.record_verification(f"rotating-{n}", PAID, False, now=NOW)
+    assert shop.proof_lock("fresh", PAID, None, POLICY, NOW) is None  # 4 so far
+    shop.record_verification("rotating-4", PAID, False, now=NOW)
+    assert shop.proof_lock("fresh", PAID, None, POLICY, NOW) == "order"
+    assert shop.proof_lock("fresh", PAID, None, POLICY, NOW + timedelta(minutes=16)) is None  # 15 min after the 5th
+    shop.record_verification("rotating-5", PAID, False, now=NOW + timedelta(minutes=16))
+    assert shop.proof_lock("fresh", PAID, None, POLICY, NOW + timedelta(minutes=40)) == "order"  # now 30 min
+    assert shop.proof_lock("fresh", SHIPPED, None, POLICY, NOW) is None  # another order is not affected
+    # per client address, across orders and conversations
+    for n in range(20):
+        shop.record_verification(f"spray-{n}", f"2699{n:012d}", False, client_key="addr", now=NOW)
+    assert shop.proof_lock("fresh", RETURNABLE, "addr", POLICY, NOW) == "client"
+    assert shop.proof_lock("fresh", RETURNABLE, "other-addr", POLICY, NOW) is None
+    # everyone: a wave of failures pauses every proof
+    wave = ProofPolicy(everyone=30)
+    assert shop.proof_lock("innocent", RETURNABLE, "other-addr", wave, NOW) == "everyone"
+    # a success is not a failure
+    shop.record_verification("honest", RETURNABLE, True, now=NOW)
+    assert shop.proof_lock("honest", RETURNABLE, None, POLICY, NOW) is None
 
 
 def test_channel_identities_name_a_customer(shop):
-    zhang = shop.customer_for_identity("web", "demo-web-user")
+    zhang = shop.customer_for_identity("telegram", "10001")
     assert zhang is not None
-    assert shop.customer_for_identity("telegram", "10001") == zhang
-    assert shop.customer_for_identity("web", "nobody") is None
+    assert shop.customer_for_identity("wechat", "o-demo-openid-zhangsan") == zhang
+    assert shop.customer_for_identity("web", "demo-web-user") is None  # a page can claim any id: never linked
+    assert shop.customer_for_identity("telegram", "nobody") is None
     assert shop.order_belongs_to(SHIPPED, zhang)
     assert not shop.order_belongs_to(OTHER, zhang)
     recent = [o.id for o in shop.orders_of_customer(zhang, limit=5)]
@@ -194,9 +220,3 @@ def test_ratings_are_stored_and_bounded(shop, engine):
     with pytest.raises(ValueError):
         shop.record_rating("k", "web", 9)
     assert count(engine, "select count(*) from satisfaction_ratings") == 1  # nothing half-written
-
-
-def test_handoff_queue_positions(shop):
-    assert shop.queue_handoff("a", "web", "asked", {"intents": ["request_human"]}) == 1
-    assert shop.queue_handoff("b", "telegram", "fallback", "summary") == 2
-    assert shop.queue_handoff("a", "web", "asked", "again") == 1  # queued once

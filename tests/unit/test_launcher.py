@@ -41,3 +41,20 @@ def test_a_local_action_server_is_reached_on_its_port_a_remote_one_is_kept(tmp_p
     remote.write_text('action_endpoint:\n  url: "http://actions.internal:8080/webhook"\n')
     out = yaml.safe_load(effective_endpoints(remote, 6123, tmp_path / "b").read_text())
     assert out["action_endpoint"]["url"] == "http://actions.internal:8080/webhook"
+
+
+def test_the_action_token_stays_a_variable_rasa_fills_in(tmp_path, monkeypatch):
+    """endpoints.yml names the action server's secret as ${KEFU_ACTION_TOKEN};
+    the launcher's copy must keep it a plain scalar (Rasa expands only
+    those) and never write the secret itself."""
+    from pathlib import Path
+
+    from rasa.core.utils import read_endpoints_from_path
+
+    from kefu.launcher import effective_endpoints
+
+    monkeypatch.setenv("KEFU_ACTION_TOKEN", "a-secret-token-for-the-test")
+    out = effective_endpoints(Path(__file__).resolve().parents[2] / "endpoints.yml", 6123, tmp_path)
+    assert "a-secret-token-for-the-test" not in out.read_text()
+    endpoints = read_endpoints_from_path(str(out))
+    assert endpoints.action.headers == {"X-Kefu-Action-Token": "a-secret-token-for-the-test"}

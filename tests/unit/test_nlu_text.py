@@ -79,7 +79,8 @@ def test_match_entity_normalises_ids():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("尾号5678", "5678"), ("last 4 digits are 1234", "1234"), ("5678", "5678"), ("56789", None), ("12 34", None), ("", None)],
+    [("尾号5678", "5678"), ("last 4 digits are 1234", "1234"), ("5678", "5678"), ("56789", None), ("12 34", None), ("", None),
+     ("５６７８", "5678"), ("尾号５６７８", "5678")],
 )
 def test_extract_last4(text, expected):
     assert extract_last4(text) == expected
@@ -97,6 +98,8 @@ def test_extract_last4(text, expected):
         ("5678", "en", "en"),
         ("/affirm", "en", "en"),
         ("refund", "zh", "en"),
+        ("hi", None, "en"),
+        ("hello", "zh", "en"),
         ("", None, "zh"),
     ],
 )

@@ -1,0 +1,45 @@
+"""The sentences of domain.yml, for the code that speaks outside a Rasa turn.
+
+A connector answering a message it refused (too long, unreadable), or the
+balancer answering for a Rasa instance that is down, cannot ask Rasa's NLG.
+It reads the same responses from ``domain.yml`` instead, so that every
+sentence a shopper reads lives in one place, in both languages, where
+trainers edit them.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List
+
+import yaml
+
+from kefu.config import PROJECT_ROOT
+
+DOMAIN = PROJECT_ROOT / "domain.yml"
+
+
+@lru_cache(maxsize=4)
+def _responses(path: str) -> Dict[str, List[dict]]:
+    return (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("responses") or {}
+
+
+def text(name: str, language: str = "zh", domain: Path = DOMAIN, **values: object) -> str:
+    """The text of response ``name`` in ``language`` (the Chinese default
+    unless an English variation exists), its ``{placeholders}`` filled."""
+    variations = _responses(str(domain)).get(name)
+    if not variations:
+        raise KeyError(f"no response {name} in {domain}")
+    chosen = variations[0]
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        if language == "en" and any(c.get("name") == "language" and c.get("value") == "en" for c in conditions):
+            chosen = variation
+    return str(chosen["text"]).format(**values) if values else str(chosen["text"])
+
+
+def both(name: str, domain: Path = DOMAIN) -> str:
+    """Chinese and English in one text, for a channel that cannot know the
+    shopper's language (a bare HTTP answer)."""
+    zh, en = text(name, "zh", domain), text(name, "en", domain)
+    return zh if zh == en else f"{zh} {en}"

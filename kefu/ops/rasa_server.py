@@ -1,0 +1,69 @@
+"""One Rasa server, started the way Kefu needs it to be safe.
+
+``rasa run`` would listen on every interface, with ``--cors "*"`` and an open
+HTTP API if asked for one. Here:
+
+* the server listens on 127.0.0.1 unless ``--host`` says otherwise (the
+  production profile puts nginx in front, docker-compose an internal
+  network); the webhooks the platforms call, the widget's socket.io and its
+  pages are what nginx publishes, nothing else;
+* Rasa's HTTP API (trackers, events, ``execute``, models, training) is on
+  only with ``--api``, and then every call needs a JWT signed with
+  ``KEFU_RASA_JWT_SECRET`` (the agent desk signs short-lived ones,
+  ``kefu.desk.rasa``); Rasa's query-string token is not used, so no secret
+  travels in a URL;
+* CORS is sent only for the origins in ``KEFU_CORS_ORIGINS``;
+* secrets are read from the environment here, so they never appear on a
+  command line (``ps`` shows every process's arguments).
+
+``python -m kefu.ops.rasa_server --port 5005 --model models/kefu.tar.gz
+--endpoints endpoints.yml --credentials credentials.yml [--api]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from kefu.core.secrets import secret
+
+
+def rasa_argv(port: int, model: Optional[str], endpoints: str, credentials: str, host: str = "127.0.0.1",
+              api: bool = False, cors: Optional[List[str]] = None) -> List[str]:
+    """The arguments of ``rasa run`` for one Kefu server."""
+    argv = ["rasa", "run", "--port", str(port), "--interface", host,
+            "--endpoints", endpoints, "--credentials", credentials]
+    if model:
+        argv += ["--model", model]
+    if api:
+        argv += ["--enable-api", "--jwt-secret", secret("rasa_jwt_secret"), "--jwt-method", "HS256"]
+    if cors:
+        argv += ["--cors", *cors]
+    return argv
+
+
+def cors_origins() -> List[str]:
+    return [o.strip() for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",") if o.strip()]
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="One Rasa server for Kefu (local interface, JWT-protected API).")
+    parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--endpoints", default="endpoints.yml")
+    parser.add_argument("--credentials", default="credentials.yml")
+    parser.add_argument("--api", action="store_true", help="Rasa's HTTP API, for the agent desk (JWT required)")
+    options = parser.parse_args(args)
+    # endpoints.yml sends it to the action server as ${KEFU_ACTION_TOKEN}
+    os.environ.setdefault("KEFU_ACTION_TOKEN", secret("action_token"))
+    sys.argv = rasa_argv(options.port, options.model, options.endpoints, options.credentials, options.host,
+                         options.api, cors_origins())
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
