@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-load bench-faults clean
+.PHONY: install lint lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ lookup: install
 ## train a model unless the one in models/ is newer than the data, the config and
 ## the NLU code; Rasa's own cache then retrains only the parts that changed
 MODEL := models/kefu.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data kefu/nlu kefu/policies.py -type f -not -name '*.pyc' 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data kefu/nlu kefu/dialogue/policies.py -type f -not -name '*.pyc' 2>/dev/null)
 
 train: lookup $(MODEL)
 
@@ -34,7 +34,7 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 	$(RASA) train --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu
 
 validate: lookup
-	$(PY) -m kefu.validate
+	$(PY) -m kefu.nlu.validate
 
 ## create, migrate and seed the shop database (embedded SQLite unless DATABASE_URL is set)
 db: install
@@ -56,12 +56,12 @@ report: db
 	$(PY) -m kefu.analytics report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 run: train db
-	$(PY) -m kefu.launcher
+	$(PY) -m kefu.ops.embedded
 
 ## production profile (docs/production.md): Redis, PostgreSQL, RabbitMQ, N Rasa
-## instances and M action servers behind nginx, run by honcho
+## instances and M action servers behind nginx, under Kefu's supervisor (kefu/ops/supervisor.py)
 run-prod: train nginx
-	KEFU_PROFILE=production $(PY) -m kefu.production run
+	KEFU_PROFILE=production $(PY) -m kefu.ops.production run
 
 ## chat in the terminal (the action server wants Rasa's shared secret, as always)
 shell: train db
@@ -78,13 +78,22 @@ browser:
 nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null; }; } || echo "nginx not installed: the production cluster tests will be skipped"; }
 
-test: validate train browser nginx
+## static checks: ruff (lint, import order) and mypy (pyproject.toml)
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+test: lint validate train browser nginx
 	$(PY) -m kefu.nlu.lookup --check
+	$(PY) -m bench.nlu.floor models/kefu.tar.gz
 	$(PY) -m pytest -q tests
 	$(RASA) test core --model models/kefu.tar.gz --stories tests/stories --out reports/stories --fail-on-prediction-errors
 
+## NLU benchmark: config.yml on the held-out test set and in 5-fold cross-validation
+## (reports/nlu/); RELEASE_MODEL=path scores an older model beside it;
+## `python -m bench.nlu` compares every candidate of bench/nlu/configs (long).
 bench-nlu: lookup
-	$(PY) -m bench.nlu_cross_validation
+	$(PY) -m bench.nlu --folds 5 --only kefu $(if $(RELEASE_MODEL),--model release=$(RELEASE_MODEL))
 
 ## load and fault benchmarks of the production profile (reports/load, reports/faults)
 bench-load: train nginx

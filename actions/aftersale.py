@@ -6,8 +6,7 @@ the actions only ask, explain and give the request number and next steps.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,32 +14,18 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, language, store
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, proven_order
-from actions.labels import label, yuan
+from actions.labels import label, phrase, yuan
 from actions.orders import refuse_unauthorised
+from kefu.core.clock import utcnow
+from kefu.store.shop import AftersaleView
 
 _MAX_REASON_LENGTH = 500
-
-NEXT_STEPS = {
-    "return": {
-        "zh": "审核通过后（通常24小时内）请按提示寄回商品，我们收到后1-3个工作日内原路退款。",
-        "en": "Once approved (usually within 24 hours), send the item back as instructed; we refund within 1-3 working days after receiving it.",
-    },
-    "exchange": {
-        "zh": "审核通过后请寄回原商品，仓库收到后48小时内为您发出新商品。",
-        "en": "Once approved, send the item back; we ship the replacement within 48 hours of receiving it.",
-    },
-    "refund": {
-        "zh": "审核通过后款项将在1-3个工作日内原路退回。",
-        "en": "Once approved, the money goes back to your original payment method within 1-3 working days.",
-    },
-}
-
 
 def _kind(tracker: Tracker) -> str:
     return tracker.get_slot("aftersale_kind") or "return"
 
 
-def existing_request(order_id: str, kind: str) -> Any:
+def existing_request(order_id: str, kind: str) -> Optional[AftersaleView]:
     """The request this flow is about, if one exists: "where is my refund"
     also means the refund of a return."""
     found = store().aftersale_for_order(order_id, kind)
@@ -53,7 +38,9 @@ class ValidateAftersaleForm(OrderProofForm):
     def name(self) -> Text:
         return "validate_aftersale_form"
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         order_id = authorised_order_id(tracker)
         if order_id and not self._reason_needed(order_id, _kind(tracker)):
@@ -67,7 +54,7 @@ class ValidateAftersaleForm(OrderProofForm):
         the shopper hears the answer before typing anything more."""
         if existing_request(order_id, kind):
             return False
-        return store().check_aftersale_eligibility(order_id, kind, datetime.now(timezone.utc)).ok
+        return store().check_aftersale_eligibility(order_id, kind, utcnow()).ok
 
     def validate_aftersale_reason(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -79,10 +66,10 @@ class ValidateAftersaleForm(OrderProofForm):
         return {"aftersale_reason": reason}
 
 
-def utter_status(dispatcher: CollectingDispatcher, request: Any, lang: str) -> None:
-    details = ""
-    if request.refund_cents:
-        details = (f"，退款金额 ¥{yuan(request.refund_cents)}" if lang == "zh" else f", refund ¥{yuan(request.refund_cents)}")
+def utter_status(dispatcher: CollectingDispatcher, request: AftersaleView, lang: str) -> None:
+    details = (
+        phrase("utter_part_refund_amount", lang, amount=yuan(request.refund_cents)) if request.refund_cents else ""
+    )
     dispatcher.utter_message(
         response="utter_aftersale_status",
         aftersale_id=request.id,
@@ -97,7 +84,9 @@ class ActionSubmitAftersale(Action):
         return "action_submit_aftersale"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         order_id, kind, lang = tracker.get_slot("order_id"), _kind(tracker), language(tracker)
@@ -105,7 +94,7 @@ class ActionSubmitAftersale(Action):
         if existing:
             utter_status(dispatcher, existing, lang)
             return clear_flow_slots()
-        verdict = store().check_aftersale_eligibility(order_id, kind, datetime.now(timezone.utc))
+        verdict = store().check_aftersale_eligibility(order_id, kind, utcnow())
         if not verdict.ok:
             dispatcher.utter_message(
                 response="utter_aftersale_not_eligible",
@@ -120,7 +109,7 @@ class ActionSubmitAftersale(Action):
             response="utter_aftersale_created",
             aftersale_id=request_id,
             kind=label(kind, lang),
-            next_steps=NEXT_STEPS[kind][lang],
+            next_steps=phrase(f"utter_part_next_steps_{kind}", lang),
         )
         return clear_flow_slots()
 
@@ -133,14 +122,15 @@ class ActionAftersaleStatus(Action):
         return "action_aftersale_status"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         request = store().aftersale_status(tracker.get_slot("aftersale_id") or "")
         customer = known_customer(tracker)
-        allowed = request is not None and (
+        if request is not None and (
             proven_order(tracker) == request.order_id
             or (customer is not None and store().order_belongs_to(request.order_id, customer))
-        )
-        if allowed:
+        ):
             utter_status(dispatcher, request, language(tracker))
         else:
             dispatcher.utter_message(response="utter_aftersale_unknown")

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, Protocol, Text, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from kefu.config import load_settings
 from kefu.core import ids
+from kefu.core.config import load_settings
+from kefu.core.names import LANGUAGE_SLOT
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
 from kefu.store.limits import Limit, Limits
@@ -87,29 +89,38 @@ def within_limits(tracker: Tracker, per_conversation: Limit, per_client: Limit) 
 
 
 def language(tracker: Tracker) -> str:
-    return "en" if tracker.get_slot("language") == "en" else "zh"
+    return "en" if tracker.get_slot(LANGUAGE_SLOT) == "en" else "zh"
 
 
-Run = Callable[..., Awaitable[List[Dict[Text, Any]]]]
+Events = List[Dict[Text, Any]]
 
 
-def _no_events(_tracker: Tracker) -> List[Dict[Text, Any]]:
+class _Named(Protocol):
+    """An action: what the guard needs of ``self`` (rasa-sdk's Action is untyped here)."""
+
+    def name(self) -> Text: ...
+
+
+A = TypeVar("A", bound=_Named)
+
+
+def _no_events(_tracker: Tracker) -> Events:
     return []
 
 
 def backend_guard(
-    run: Run, events_on_failure: Callable[[Tracker], List[Dict[Text, Any]]] = _no_events
-) -> Run:
+    run: Callable[[A, CollectingDispatcher, Tracker, DomainDict], Awaitable[Events]],
+    events_on_failure: Callable[[Tracker], Events] = _no_events,
+) -> Callable[[A, CollectingDispatcher, Tracker, DomainDict], Coroutine[Any, Any, Events]]:
     """Wrap an action's `run`: any exception becomes the backend-down answer,
-    with ``events_on_failure(tracker)`` (none by default)."""
+    with ``events_on_failure(tracker)`` (none by default). The wrapper has
+    the signature of the `run` it guards."""
 
     @functools.wraps(run)
-    async def guarded(
-        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
-    ) -> List[Dict[Text, Any]]:
+    async def guarded(self: A, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         try:
             return await run(self, dispatcher, tracker, domain)
-        except Exception:  # noqa: BLE001 - the shopper must get an answer
+        except Exception:  # the shopper must get an answer
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_backend_down")
             return events_on_failure(tracker)

@@ -1,7 +1,7 @@
 """Handing a conversation to a person and taking it back.
 
 Within agents' hours the conversation is queued for the agent desk with a
-summary, and the `handoff_active` slot makes `kefu.policies.HandoffPolicy`
+summary, and the `handoff_active` slot makes `kefu.dialogue.policies.HandoffPolicy`
 relay every further message to the desk while the bot stays silent. Outside
 hours a ticket is opened instead and the shopper is told when agents are
 back. The desk sends agents' replies through `action_agent_message` and ends
@@ -10,19 +10,22 @@ the handoff with `action_handback`, which asks for a satisfaction rating.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, desk, known_customer, language, within_limits
 from actions.identity import clear_flow_slots, proven_order
+from actions.labels import phrase
 from actions.tickets import open_ticket
-from kefu import hours
+from kefu.core import hours
+from kefu.core.clock import utcnow
+from kefu.core.names import HANDBACK_ACTION, HANDOFF_SLOT, RELAY_ACTION
 from kefu.store.limits import HANDOFFS_PER_CLIENT, HANDOFFS_PER_CONVERSATION
 
-HANDOFF_SLOT = "handoff_active"
 #: the desk runs its actions between the shopper's turns (Rasa's execute
 #: endpoint runs one action and nothing after it); ending them with a listen
 #: makes the conversation look the same as after any other bot turn, so
@@ -30,7 +33,11 @@ HANDOFF_SLOT = "handoff_active"
 LISTEN = ActionExecuted("action_listen")
 _MAX_RELAYED = 4000
 #: words that make a complaint serious enough for a person at once
-SERIOUS = re.compile(r"12315|工商|消协|律师|起诉|法院|媒体|曝光|报警|诈骗|骗子|lawyer|sue\b|court|police|fraud|scam", re.I)
+SERIOUS = re.compile(
+    r"12315|工商|消协|律师|起诉|法院|媒体|曝光|报警|诈骗|骗子"
+    r"|lawyer|sue\b|court|police|fraud|scam",
+    re.I,
+)
 
 
 def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
@@ -56,12 +63,12 @@ def handoff_reason(tracker: Tracker) -> str:
     return {"request_human": "requested", "complain": "complaint", "affirm": "requested"}.get(intent, "fallback")
 
 
-def hand_off(dispatcher: Any, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
     """Queue for an agent, or open a ticket when no agent works now. A
     conversation or an address that keeps asking (rotating senders, a
     script) is told so instead of filling the queue."""
     lang = language(tracker)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     service = hours.load()
     if not service.is_open(now):
         summary = conversation_summary(tracker)
@@ -70,7 +77,7 @@ def hand_off(dispatcher: Any, tracker: Tracker, reason: str) -> List[Dict[Text, 
             dispatcher.utter_message(response="utter_too_many_requests")
             return clear_flow_slots()
         back = service.next_opening(now)
-        when = f"{back:%m-%d %H:%M}" if back else ("尽快" if lang == "zh" else "as soon as possible")
+        when = f"{back:%m-%d %H:%M}" if back else phrase("utter_part_as_soon_as_possible", lang)  # shop time
         dispatcher.utter_message(response="utter_handoff_closed", back=when, ticket_id=ticket.id)
         return clear_flow_slots()
     queued = desk().active_handoff(tracker.sender_id) is not None
@@ -94,7 +101,9 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         return hand_off(dispatcher, tracker, handoff_reason(tracker))
 
 
@@ -117,7 +126,9 @@ class ActionDefaultFallback(Action):
         return "action_default_fallback"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if not failed_before(tracker):
             dispatcher.utter_message(response="utter_default")
             return [UserUtteranceReverted()]
@@ -133,7 +144,9 @@ class ActionEscalateSeriousComplaint(Action):
         return "action_escalate_if_serious"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         detail = " ".join(
             e.get("text") or "" for e in tracker.events[-12:] if e.get("event") == "user"
         )
@@ -148,10 +161,12 @@ class ActionRelayToAgent(Action):
     say nothing."""
 
     def name(self) -> Text:
-        return "action_relay_to_agent"
+        return RELAY_ACTION
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()
         if not desk().active_handoff(tracker.sender_id):
             # The desk closed it without handing back (e.g. an agent left):
@@ -171,7 +186,9 @@ class ActionAgentMessage(Action):
         return "action_agent_message"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         for text in desk().pop_agent_messages(tracker.sender_id):
             dispatcher.utter_message(text=text)
         return [LISTEN]
@@ -182,9 +199,11 @@ class ActionHandback(Action):
     asks for a rating."""
 
     def name(self) -> Text:
-        return "action_handback"
+        return HANDBACK_ACTION
 
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_handback")
         dispatcher.utter_message(response="utter_ask_rating")
         return [SlotSet(HANDOFF_SLOT, False), LISTEN]

@@ -22,8 +22,8 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, client_key, conversation_key, known_customer, store
-from kefu.config import load_settings
 from kefu.core.clock import utcnow
+from kefu.core.config import load_settings
 from kefu.nlu.patterns import extract_last4, match_entity
 from kefu.store.shop import ProofPolicy
 
@@ -95,7 +95,9 @@ class OrderProofForm(FormValidationAction):
         """Each form's own validation action name (abstract: rasa-sdk
         registers only concrete subclasses)."""
 
-    async def run(self, dispatcher, tracker, domain):  # type: ignore[override]
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         """When the backend fails, the apology comes with the slots this turn
         filled set back to empty: the form then asks for them again instead
         of going on with values it could not check, and the shopper's retry

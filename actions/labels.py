@@ -1,66 +1,55 @@
-"""Words that actions put into response templates, in both languages.
+"""Words that actions put into response templates, in the conversation's language.
 
-Sentences live in domain.yml (so trainers can edit them); only the values
-that fill their `{placeholders}` (a status name, a kind of request) are
-chosen here, by the conversation's language.
+The words themselves are responses of domain.yml (``utter_label_<key>``,
+``utter_topic_<intent>``, ``utter_part_<line>``), so trainers edit every
+sentence in one place; this module only picks them and formats numbers,
+times and lists the way a shopper reads them.
 """
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-from typing import Dict
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Optional
+
+from kefu.core import responses
 
 #: shoppers read times in China time
 CHINA = timezone(timedelta(hours=8))
 
-LABELS: Dict[str, Dict[str, str]] = {
-    # order statuses
-    "unpaid": {"zh": "待付款", "en": "awaiting payment"},
-    "paid": {"zh": "已付款，仓库正在备货", "en": "paid, being prepared in the warehouse"},
-    "shipped": {"zh": "已发货，运输中", "en": "shipped, on its way"},
-    "delivered": {"zh": "已签收", "en": "delivered"},
-    "cancelled": {"zh": "已取消", "en": "cancelled"},
-    "refunded": {"zh": "已退款", "en": "refunded"},
-    # after-sale kinds and statuses
-    "return": {"zh": "退货", "en": "return"},
-    "exchange": {"zh": "换货", "en": "exchange"},
-    "refund": {"zh": "退款", "en": "refund"},
-    "requested": {"zh": "已提交，等待审核", "en": "submitted, awaiting review"},
-    "approved": {"zh": "已同意，等待寄回/处理", "en": "approved, awaiting the parcel"},
-    "received": {"zh": "已收到退回商品，退款处理中", "en": "parcel received, refund in progress"},
-    "rejected": {"zh": "未通过", "en": "declined"},
-    # ticket statuses
-    "open": {"zh": "待处理", "en": "open"},
-    "pending": {"zh": "处理中", "en": "in progress"},
-    "resolved": {"zh": "已解决", "en": "resolved"},
-    # reasons an order cannot be changed
-    "already_shipped": {"zh": "已经发货了", "en": "has already shipped"},
-    "already_delivered": {"zh": "已经签收了", "en": "has already been delivered"},
-    "already_cancelled": {"zh": "已经取消了", "en": "is already cancelled"},
-    "already_refunded": {"zh": "已经退款了", "en": "has already been refunded"},
-    "advice_after_ship": {
-        "zh": "您可以拒收包裹或签收后申请退货，我可以帮您办理~",
-        "en": "You can refuse the parcel, or ask for a return once it arrives; I can help with that.",
-    },
-    "advice_none": {"zh": "", "en": ""},
-    "not_found": {"zh": "查不到这个订单", "en": "cannot be found"},
-    # reasons a return, exchange or refund is refused
-    "window_expired": {"zh": "已超过签收后7天的无理由退换期限", "en": "is past the 7-day return window counted from delivery"},
-    "not_returnable": {"zh": "包含不支持七天无理由退换的商品（食品生鲜、内衣袜品等）", "en": "contains items that cannot be returned without a reason (food, underwear and the like)"},
-    "not_delivered": {"zh": "还没有签收，签收后才能申请", "en": "has not been delivered yet; you can ask once it arrives"},
-    "already_requested": {"zh": "已经有一个售后申请在处理中", "en": "already has an after-sale request in progress"},
-    "not_paid": {"zh": "还没有付款，无需退款", "en": "has not been paid, so there is nothing to refund"},
-    "refund_needs_return": {"zh": "已经签收，需要先申请退货，收到退货后再退款", "en": "has been delivered; please ask for a return, and we refund once it is back"},
-    "closed": {"zh": "已关闭", "en": "closed"},
-}
+_LIST_SEPARATOR = {"zh": "、", "en": ", "}
 
 
-def label(key: str, lang: str) -> str:
-    """The label of ``key`` in ``lang``; unknown keys are shown as they are
-    rather than failing a reply."""
-    entry = LABELS.get(key)
-    return entry.get(lang, entry["zh"]) if entry else key
+def label(key: Optional[str], lang: str) -> str:
+    """The words for a status or a reason (``utter_label_<key>``); an
+    unknown key is shown as it is rather than failing a reply (a missing
+    reason as "None", the way a template shows a None value)."""
+    name = f"utter_label_{key}"
+    return responses.text(name, lang) if responses.exists(name) else str(key)
+
+
+def topic(intent: str, lang: str) -> str | None:
+    """What an intent is about, for "did you mean ...?" (``utter_topic_<intent>``);
+    None for an intent that is never offered."""
+    name = f"utter_topic_{intent}"
+    return responses.text(name, lang) if responses.exists(name) else None
+
+
+def phrase(name: str, lang: str, /, **values: object) -> str:
+    """A line of a longer reply (``utter_part_...``), its placeholders filled.
+    The domain is passed by name, so a placeholder called ``domain`` fails
+    loudly (TypeError) instead of being read as the domain's path."""
+    return responses.text(name, lang, domain=responses.DOMAIN, **values)
+
+
+def listing(items: Iterable[str], lang: str) -> str:
+    """'A、B、C' in Chinese, 'A, B, C' in English."""
+    return _LIST_SEPARATOR.get(lang, "、").join(items)
 
 
 def yuan(cents: int) -> str:
     """Cents as a price: 189900 -> '1899.00'."""
     return f"{cents / 100:.2f}"
+
+
+def china_time(moment: datetime, pattern: str = "%m-%d %H:%M") -> str:
+    """A moment as shoppers read it, in China time."""
+    return f"{moment.astimezone(CHINA):{pattern}}"

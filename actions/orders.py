@@ -3,7 +3,7 @@ delivery address. Changes happen only after an explicit confirmation and
 only on orders that have not shipped; the store refuses anything else."""
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -12,8 +12,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, language, store
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, is_locked
-from actions.labels import CHINA, label, yuan
-from kefu.privacy import mask_name, mask_phone
+from actions.labels import china_time, label, listing, phrase, yuan
+from kefu.core.privacy import mask_name, mask_phone
+from kefu.store.shop import OrderView
 
 _MIN_ADDRESS_LENGTH = 8
 _MAX_ADDRESS_LENGTH = 200
@@ -55,36 +56,48 @@ def refuse_unauthorised(dispatcher: CollectingDispatcher, tracker: Tracker) -> b
     return True
 
 
+def authorised_order(order_id: str) -> OrderView:
+    """An order this conversation was just authorised for (so it exists);
+    if it has vanished since, that is a backend failure like any other and
+    `backend_guard` answers for it."""
+    order = store().get_order(order_id)
+    if order is None:
+        raise LookupError(f"authorised order {order_id} not found")
+    return order
+
+
 def order_details(order_id: str, lang: str) -> Dict[str, str]:
     """The placeholders of `utter_order_status` for one order."""
-    order = store().get_order(order_id)
-    items = "、".join(f"{i.name} x{i.quantity}" for i in order.items) if lang == "zh" else ", ".join(
-        f"{i.name} x{i.quantity}" for i in order.items
-    )
-    details = ""
-    shipment = store().tracking(order_id) if order.status in ("shipped", "delivered") else None
-    if shipment is not None:
-        lines = [f"{shipment.carrier} {shipment.tracking_no}"]
-        for event in shipment.events[-3:][::-1]:
-            text = event.description_zh if lang == "zh" else event.description_en
-            lines.append(f"{event.time.astimezone(CHINA):%m-%d %H:%M} {text}")
-        if order.status == "shipped" and shipment.expected_delivery:
-            eta = f"{shipment.expected_delivery.astimezone(CHINA):%m-%d}"
-            lines.append(f"预计 {eta} 送达" if lang == "zh" else f"Expected delivery: {eta}")
-        details = "\n" + "\n".join(lines)
-    elif order.status == "paid":
-        details = "\n" + ("仓库会在付款后48小时内发货哦~" if lang == "zh" else "It will ship within 48 hours of payment.")
-    elif order.status == "unpaid":
-        details = "\n" + ("请在下单后30分钟内完成付款，超时订单会自动关闭哦。" if lang == "zh" else "Please pay within 30 minutes of ordering, or the order closes automatically.")
+    order = authorised_order(order_id)
+    items = listing((f"{i.name} x{i.quantity}" for i in order.items), lang)
+    lines = _progress(order, lang)
     receiver = f"{mask_name(order.receiver_name)} {mask_phone(order.receiver_phone)}"
-    details += "\n" + ("收件人：" if lang == "zh" else "Recipient: ") + receiver
+    lines.append(phrase("utter_part_order_recipient", lang, receiver=receiver))
     return {
         "order_id": order.id,
         "status": label(order.status, lang),
         "items": items,
         "amount": yuan(order.total_cents),
-        "details": details,
+        "details": "".join(f"\n{line}" for line in lines),
     }
+
+
+def _progress(order: OrderView, lang: str) -> List[str]:
+    """Where the order is: the last tracking events once shipped, else what
+    happens next."""
+    if order.status == "paid":
+        return [phrase("utter_part_order_paid", lang)]
+    if order.status == "unpaid":
+        return [phrase("utter_part_order_unpaid", lang)]
+    shipment = store().tracking(order.id) if order.status in ("shipped", "delivered") else None
+    if shipment is None:
+        return []
+    lines = [f"{shipment.carrier} {shipment.tracking_no}"]
+    for event in shipment.events[-3:][::-1]:
+        lines.append(f"{china_time(event.time)} {event.description_zh if lang == 'zh' else event.description_en}")
+    if order.status == "shipped" and shipment.expected_delivery:
+        lines.append(phrase("utter_part_order_eta", lang, eta=china_time(shipment.expected_delivery, "%m-%d")))
+    return lines
 
 
 class ActionShowOrderStatus(Action):
@@ -92,7 +105,9 @@ class ActionShowOrderStatus(Action):
         return "action_show_order_status"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if not refuse_unauthorised(dispatcher, tracker):
             dispatcher.utter_message(
                 response="utter_order_status", **order_details(tracker.get_slot("order_id"), language(tracker))
@@ -107,7 +122,9 @@ class ActionListMyOrders(Action):
         return "action_list_my_orders"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         customer = known_customer(tracker)
         if customer is None:
             return [SlotSet("requested_slot", None)]
@@ -125,7 +142,9 @@ class ActionCancelOrder(Action):
         return "action_cancel_order"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         order_id = tracker.get_slot("order_id")
@@ -141,7 +160,11 @@ class ActionCancelOrder(Action):
                 response="utter_cannot_cancel",
                 order_id=order_id,
                 reason=label(result.reason, lang),
-                advice=label("advice_after_ship" if result.reason in ("already_shipped", "already_delivered") else "advice_none", lang),
+                advice=(
+                    label("advice_after_ship", lang)
+                    if result.reason in ("already_shipped", "already_delivered")
+                    else ""
+                ),
             )
         return clear_flow_slots()
 
@@ -151,7 +174,9 @@ class ActionChangeAddress(Action):
         return "action_change_address"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         order_id = tracker.get_slot("order_id")
@@ -170,6 +195,6 @@ class ActionChangeAddress(Action):
                 response="utter_cannot_change_address",
                 order_id=order_id,
                 reason=label(result.reason, lang),
-                advice=label("advice_none", lang),
+                advice="",
             )
         return clear_flow_slots()

@@ -2,13 +2,15 @@
 stock (read live, never cached) and warranty."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, language, store
-from actions.labels import yuan
+from actions.labels import listing, phrase, yuan
+from kefu.store.shop import ProductView
 
 _MAX_VARIANTS = 6
 
@@ -21,7 +23,7 @@ def asked_product(tracker: Tracker) -> Optional[str]:
     return tracker.get_slot("product")
 
 
-def _lookup(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Any]:
+def _lookup(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[ProductView]:
     name = asked_product(tracker)
     if not name:
         dispatcher.utter_message(response="utter_ask_which_product")
@@ -32,8 +34,8 @@ def _lookup(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Any]:
     return products
 
 
-def _specs(product: Any) -> str:
-    return "，".join(f"{k}：{v}" for k, v in (product.specs or {}).items())
+def _specs(product: ProductView) -> str:
+    return "，".join(f"{k}：{v}" for k, v in (product.specs or {}).items())  # the catalogue's own words
 
 
 class ActionProductInfo(Action):
@@ -41,25 +43,23 @@ class ActionProductInfo(Action):
         return "action_product_info"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         products = _lookup(dispatcher, tracker)
         if not products:
             return []
         lang = language(tracker)
         low = min(p.price_cents for p in products)
         high = max(p.price_cents for p in products)
-        price = f"¥{yuan(low)}" if low == high else f"¥{yuan(low)}-{yuan(high)}"
-        variants = "、".join(p.name for p in products[:_MAX_VARIANTS])
-        base = products[0].base_name
-        if lang == "zh":
-            details = f"{base}：{price}\n可选款式：{variants}"
-            if _specs(products[0]):
-                details += f"\n参数：{_specs(products[0])}"
-        else:
-            details = f"{base}: {price}\nOptions: {', '.join(p.name for p in products[:_MAX_VARIANTS])}"
-            if _specs(products[0]):
-                details += f"\nSpecs: {_specs(products[0])}"
-        dispatcher.utter_message(response="utter_product_info", details=details)
+        specs = _specs(products[0])
+        dispatcher.utter_message(
+            response="utter_product_info",
+            name=products[0].base_name,
+            price=f"¥{yuan(low)}" if low == high else f"¥{yuan(low)}-{yuan(high)}",
+            variants=listing((p.name for p in products[:_MAX_VARIANTS]), lang),
+            specs=phrase("utter_part_product_specs", lang, specs=specs) if specs else "",
+        )
         return []
 
 
@@ -68,23 +68,28 @@ class ActionCheckStock(Action):
         return "action_check_stock"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         products = _lookup(dispatcher, tracker)
         if not products:
             return []
         lang = language(tracker)
         wanted = _quantity(tracker)
-        lines = []
-        for product in products[:_MAX_VARIANTS]:
-            stock = store().product_stock(product.id)
-            if lang == "zh":
-                state = "有货" if stock >= wanted else ("库存不足" if stock else "暂时缺货")
-                lines.append(f"{product.name}：{state}" + (f"（剩{stock}件）" if 0 < stock < 20 else ""))
-            else:
-                state = "in stock" if stock >= wanted else ("not enough stock" if stock else "out of stock")
-                lines.append(f"{product.name}: {state}" + (f" ({stock} left)" if 0 < stock < 20 else ""))
-        dispatcher.utter_message(response="utter_product_info", details="\n".join(lines))
+        lines = [_stock_line(product, store().product_stock(product.id), wanted, lang)
+                 for product in products[:_MAX_VARIANTS]]
+        dispatcher.utter_message(response="utter_stock_info", lines="\n".join(lines))
         return []
+
+
+def _stock_line(product: ProductView, stock: int, wanted: int, lang: str) -> str:
+    """'Name: in stock (3 left)': only a low stock is counted out loud."""
+    state = (
+        "utter_part_stock_in" if stock >= wanted
+        else ("utter_part_stock_short" if stock else "utter_part_stock_out")
+    )
+    left = phrase("utter_part_stock_left", lang, count=stock) if 0 < stock < 20 else ""
+    return phrase(state, lang, name=product.name) + left
 
 
 def _quantity(tracker: Tracker) -> int:
@@ -99,23 +104,17 @@ class ActionWarrantyInfo(Action):
         return "action_warranty_info"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
-        lang = language(tracker)
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         name = asked_product(tracker)
         products = store().find_products(name) if name else []
-        if products:
-            months = products[0].warranty_months
-            base = products[0].base_name
-            if lang == "zh":
-                details = f"{base}享受{months}个月官方保修，非人为损坏免费维修。" if months else f"{base}不提供保修，但签收7天内有质量问题可以退换。"
-            else:
-                details = f"{base} has a {months}-month warranty; repairs of non-accidental faults are free." if months else f"{base} has no warranty, but quality problems within 7 days of delivery are returned or exchanged."
+        if not products:
+            dispatcher.utter_message(response="utter_warranty_general")
+        elif products[0].warranty_months:
+            dispatcher.utter_message(response="utter_warranty_months", name=products[0].base_name,
+                                     months=products[0].warranty_months)
         else:
-            details = (
-                "数码产品保修12个月，家电24个月，家居6个月，自签收日起算，非人为损坏免费维修。告诉我商品名我帮您查具体保修期~"
-                if lang == "zh"
-                else "Electronics have a 12-month warranty, appliances 24 months, home goods 6 months, from delivery; non-accidental faults are repaired free. Tell me the product for its exact warranty."
-            )
-        dispatcher.utter_message(response="utter_warranty_info", details=details)
+            dispatcher.utter_message(response="utter_warranty_none", name=products[0].base_name)
         dispatcher.utter_message(response="utter_offer_human")
         return []

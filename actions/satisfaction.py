@@ -6,13 +6,15 @@ must simply be answered, so the rating is whatever message follows
 from __future__ import annotations
 
 import re
-from typing import Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, conversation_key, store, within_limits
-from kefu.privacy import redact
+from kefu.core.privacy import redact
 from kefu.store.limits import RATINGS_PER_CLIENT, RATINGS_PER_CONVERSATION
 
 _WORDS = {
@@ -51,7 +53,7 @@ def split_rating(text: str, entity_score: Optional[str]) -> Tuple[Optional[int],
     comment = re.sub(r"^\s*[1-5一二两三四五]\s*(分|星|颗星|stars?|/5)?[\s,，。.!！~]*", "", text.strip(), flags=re.I)
     comment = " ".join(comment.split())
     if not comment or comment == text.strip() or comment.lower() in _SKIP:
-        comment = None
+        return score, None
     return score, comment
 
 
@@ -64,7 +66,9 @@ class ActionSaveRating(Action):
         return "action_save_rating"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         entity = next(
             (e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "rating"),
             None,

@@ -6,7 +6,7 @@ conversation with phone numbers and e-mail addresses masked.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,9 +15,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store, within_limits
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
-from actions.labels import CHINA, label
+from actions.labels import china_time, label, phrase
 from actions.orders import refuse_unauthorised
-from kefu.privacy import redact
+from kefu.core.privacy import redact
 from kefu.store.limits import TICKETS_PER_CLIENT, TICKETS_PER_CONVERSATION
 from kefu.store.shop import TicketView
 
@@ -74,15 +74,15 @@ class ActionSubmitComplaint(Action):
         return "action_submit_complaint"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "")
         if ticket is None:
             dispatcher.utter_message(response="utter_too_many_requests")
             return clear_flow_slots()
-        due = ticket.sla_due_at.astimezone(CHINA)
-        dispatcher.utter_message(
-            response="utter_complaint_ticket", ticket_id=ticket.id, due=f"{due:%m-%d %H:%M}"
-        )
+        dispatcher.utter_message(response="utter_complaint_ticket", ticket_id=ticket.id,
+                                 due=china_time(ticket.sla_due_at))
         return clear_flow_slots()
 
 
@@ -107,7 +107,9 @@ class ActionSubmitInvoice(Action):
         return "action_submit_invoice"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if refuse_unauthorised(dispatcher, tracker):
             return clear_flow_slots()
         title = tracker.get_slot("invoice_title")
@@ -128,19 +130,22 @@ class ActionTicketStatus(Action):
         return "action_ticket_status"
 
     @backend_guard
-    async def run(self, dispatcher, tracker, domain):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         ticket = store().get_ticket(tracker.get_slot("ticket_id") or "")
         customer = known_customer(tracker)
-        allowed = ticket is not None and (
+        if ticket is None or not (
             ticket.conversation_key == conversation_key(tracker)
             or (customer is not None and ticket.customer_id == customer)
-        )
-        if not allowed:
+        ):
             dispatcher.utter_message(response="utter_ticket_unknown")
             return []
         lang = language(tracker)
-        due = ticket.sla_due_at.astimezone(CHINA)
-        details = (f"预计 {due:%m-%d %H:%M} 前处理" if lang == "zh" else f"due by {due:%m-%d %H:%M}") if ticket.status != "resolved" else ("感谢耐心等待" if lang == "zh" else "thank you for your patience")
+        if ticket.status == "resolved":
+            details = phrase("utter_part_ticket_done", lang)
+        else:
+            details = phrase("utter_part_ticket_due", lang, due=china_time(ticket.sla_due_at))
         dispatcher.utter_message(
             response="utter_ticket_status", ticket_id=ticket.id, status=label(ticket.status, lang), details=details
         )

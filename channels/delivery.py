@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, Optional, TypeVar
 
-from kefu.store.channel_state import ChannelState, channel_state
+from kefu.state import ChannelState, channel_state
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +43,7 @@ async def send_with_retry(
         except PermanentSendError as exc:
             error = exc
             break
-        except Exception as exc:  # noqa: BLE001 - any transport failure is retried
+        except Exception as exc:  # any transport failure is retried
             error = exc
             if attempt < attempts:
                 await asyncio.sleep(min(max_delay, base_delay * 2 ** (attempt - 1)))
@@ -58,5 +58,5 @@ async def send_with_retry(
 def _record(state: ChannelState, channel: str, recipient: str, ok: bool, attempts: int, error: Optional[str]) -> None:
     try:
         state.record_delivery(channel, recipient, ok, attempts, error)
-    except Exception:  # noqa: BLE001 - recording must not break sending
+    except Exception:  # recording must not break sending
         logger.exception("could not record a delivery on %s", channel)

@@ -19,7 +19,7 @@ answered "please try again" on any output channel.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
@@ -75,24 +75,26 @@ async def with_agent(conversation_id: str) -> bool:
     desk's queue in the shop database is the truth, seen by every process."""
     import asyncio
 
-    from kefu.store.channel_state import channel_state
+    from kefu.state import channel_state
     from kefu.store.desk import DeskStore
 
     desk = DeskStore(channel_state().engine)
     return await asyncio.to_thread(lambda: desk.active_handoff(conversation_id) is not None)
 
 
-def answering_failures(on_new_message: Handler, silence_is_fine: Silence = with_agent) -> Handler:
+def answering_failures(
+    on_new_message: Handler, silence_is_fine: Silence = with_agent
+) -> Callable[[UserMessage], Coroutine[Any, Any, None]]:
     """``on_new_message`` that answers "please try again" when it fails, or
     when it produced no answer at all outside a human handoff (e.g. Rasa's
     circuit breaker tripped on an action that kept failing)."""
 
     async def guarded(message: UserMessage) -> None:
         counted = _Counted(message.output_channel)
-        message.output_channel = counted  # type: ignore[assignment] - it is one, by delegation
+        message.output_channel = counted  # an OutputChannel by delegation
         try:
             await on_new_message(message)
-        except Exception:  # noqa: BLE001 - the shopper must hear that it failed
+        except Exception:  # the shopper must hear that it failed
             logger.exception("could not handle a message from %s; asked to try again", ids.for_log(message.sender_id))
             await counted.inner.send_text_message(message.sender_id, TRY_AGAIN)
             return
@@ -100,7 +102,7 @@ def answering_failures(on_new_message: Handler, silence_is_fine: Silence = with_
             return
         try:
             fine = await silence_is_fine(message.sender_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("could not tell why %s got no answer", ids.for_log(message.sender_id))
             fine = False
         if not fine:

@@ -31,8 +31,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.edge import TRY_AGAIN, answering_failures, user_message
-from kefu.config import load_settings
 from kefu.core import ids, text
+from kefu.core.config import load_settings
 
 logger = logging.getLogger(__name__)
 

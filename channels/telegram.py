@@ -30,7 +30,7 @@ import hmac
 import json
 import logging
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, TypeVar
 
@@ -38,15 +38,16 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.request import HTTPXRequest
 
 from channels.delivery import PermanentSendError, send_with_retry
 from channels.edge import user_message
-from kefu.core import ids, text as texts
+from kefu.core import ids, responses
+from kefu.core import text as texts
 from kefu.core.clock import utcnow
-from kefu.store.channel_state import channel_state
+from kefu.state import channel_state
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,29 +67,14 @@ CALLBACK_TTL = timedelta(days=90)
 ALLOWED_UPDATES = ["message", "callback_query"]
 GREET = "/greet"
 
-#: polite answers the connector gives itself, without touching the conversation
-POLITE: Dict[str, Dict[str, str]] = {
-    "photo": {
-        "zh": "收到您的图片啦～小客暂时看不懂图片，会转给人工客服查看。您也可以用文字描述一下问题哦。",
-        "en": "Thanks for the picture! I can't read images myself, so it will be passed to a human agent. "
-              "You can also describe the problem in words.",
-    },
-    "unsupported": {
-        "zh": "抱歉，小客目前只能看懂文字和图片哦，请用文字描述您的问题。",
-        "en": "Sorry, I can only read text and pictures for now. Please describe your question in words.",
-    },
-    "too_long": {
-        "zh": "消息有点长哦，请分几条简短地发给小客。",
-        "en": "That message is a bit long for me; please send it in a few shorter parts.",
-    },
-    "error": {
-        "zh": "抱歉，系统开小差了 😣 请稍后再发一次。",
-        "en": "Sorry, something went wrong on our side 😣 Please send that again in a moment.",
-    },
-    "expired": {
-        "zh": "这个按钮已失效，请直接输入您的问题。",
-        "en": "This button has expired; please type your question.",
-    },
+#: polite answers the connector gives itself, without touching the
+#: conversation: the responses of domain.yml, by the kind of update
+POLITE: Dict[str, str] = {
+    "photo": "utter_notice_photo",
+    "unsupported": "utter_notice_text_and_photos_only",
+    "too_long": "utter_notice_too_long",
+    "error": "utter_notice_error",
+    "expired": "utter_notice_button_expired",
 }
 
 
@@ -167,15 +153,15 @@ def parse_update(data: Any) -> Incoming:
 
     query = data.get("callback_query")
     if isinstance(query, dict):
-        message = _dict(query.get("message"))
+        clicked = _dict(query.get("message"))
         sender = _dict(query.get("from"))
-        chat_id = _dict(message.get("chat")).get("id", sender.get("id"))
+        chat_id = _dict(clicked.get("chat")).get("id", sender.get("id"))
         data_field = query.get("data")
         if not isinstance(chat_id, int) or not isinstance(query.get("id"), str) or not isinstance(data_field, str):
             # a game button or an inline-mode message: nothing Kefu sent
             return Incoming(update_id, "ignored")
-        return Incoming(update_id, "callback", chat_id, data_field, message.get("message_id"), query["id"],
-                        sender.get("language_code"), _dict(message.get("chat")).get("type"))
+        return Incoming(update_id, "callback", chat_id, data_field, clicked.get("message_id"), query["id"],
+                        sender.get("language_code"), _dict(clicked.get("chat")).get("type"))
 
     message = data.get("message")
     if not isinstance(message, dict):
@@ -184,20 +170,21 @@ def parse_update(data: Any) -> Incoming:
     chat_id = chat.get("id")
     if not isinstance(chat_id, int):
         raise MalformedUpdate("message without chat.id")
-    common = dict(update_id=update_id, chat_id=chat_id, message_id=message.get("message_id"),
-                  language_code=_dict(message.get("from")).get("language_code"), chat_type=chat.get("type"))
+    # what every kind of message shares; the kinds below replace ``kind`` (and add their own)
+    common = Incoming(update_id=update_id, kind="unsupported", chat_id=chat_id, message_id=message.get("message_id"),
+                      language_code=_dict(message.get("from")).get("language_code"), chat_type=chat.get("type"))
     if isinstance(message.get("text"), str):
-        return Incoming(kind="text", text=command_text(message["text"]), **common)
+        return replace(common, kind="text", text=command_text(message["text"]))
     photos = message.get("photo")
     if isinstance(photos, list) and photos:
         largest = max((p for p in photos if isinstance(p, dict)), key=lambda p: p.get("width", 0) * p.get("height", 0),
                       default={})
         caption = message.get("caption") if isinstance(message.get("caption"), str) else ""
-        return Incoming(kind="photo", text=command_text(caption) if caption else "",
-                        photo_file_id=largest.get("file_id"), **common)
+        return replace(common, kind="photo", text=command_text(caption) if caption else "",
+                       photo_file_id=largest.get("file_id"))
     if any(k in message for k in ("new_chat_members", "left_chat_member", "pinned_message", "group_chat_created")):
         return Incoming(update_id, "ignored")  # service messages, not from a shopper
-    return Incoming(kind="unsupported", **common)
+    return common
 
 
 def language_of(language_code: Optional[str]) -> str:
@@ -207,7 +194,7 @@ def language_of(language_code: Optional[str]) -> str:
 
 
 def polite(kind: str, language_code: Optional[str]) -> str:
-    return POLITE[kind][language_of(language_code)]
+    return responses.text(POLITE[kind], language_of(language_code))
 
 
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
@@ -291,6 +278,12 @@ def _who(chat_id: Any) -> str:
 # --------------------------------------------------------------------------
 
 
+def _send_message(chat: str, text: str) -> Callable[[Bot], Awaitable[Message]]:
+    """A ``sendMessage`` of ``text`` for ``TelegramOutput.call``, bound now
+    (not to a loop variable that moves on)."""
+    return lambda bot: bot.send_message(chat, text)
+
+
 class TelegramOutput(OutputChannel):
     """Sends Kefu's replies with python-telegram-bot's ``Bot``.
 
@@ -332,7 +325,7 @@ class TelegramOutput(OutputChannel):
         if self._bot is not None and self._bot_loop is not None and self._bot_loop() is asyncio.get_running_loop():
             try:
                 await self._bot.shutdown()
-            except Exception:  # noqa: BLE001 - closing must not fail the shutdown
+            except Exception:  # closing must not fail the shutdown
                 logger.debug("closing the Telegram client failed", exc_info=True)
         self._bot = None
 
@@ -372,7 +365,7 @@ class TelegramOutput(OutputChannel):
         if chat is None:
             return
         for part in split_text(text):
-            await self.call(recipient_id, lambda bot, part=part: bot.send_message(chat, part))
+            await self.call(recipient_id, _send_message(chat, part))
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      **kwargs: Any) -> None:
@@ -383,7 +376,7 @@ class TelegramOutput(OutputChannel):
         markup = render_keyboard(buttons, self._store_payload)
         parts = split_text(text) or ["👇"]
         for part in parts[:-1]:
-            await self.call(recipient_id, lambda bot, part=part: bot.send_message(chat, part))
+            await self.call(recipient_id, _send_message(chat, part))
         await self.call(recipient_id, lambda bot: bot.send_message(chat, parts[-1], reply_markup=markup))
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
@@ -445,7 +438,8 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        if not credentials or not credentials.get("token"):
+        credentials = credentials or {}
+        if not credentials.get("token"):
             cls.raise_missing_credentials_exception()
         mode = str(credentials.get("mode") or "webhook").strip().lower()
         if mode not in ("webhook", "polling"):
@@ -518,7 +512,7 @@ class TelegramInput(InputChannel):
             return bad.reason
         try:
             await on_new_message(message)
-        except Exception:  # noqa: BLE001 - the shopper gets an answer, the server goes on
+        except Exception:  # the shopper gets an answer, the server goes on
             logger.exception("telegram: handling update %s of chat %s failed", incoming.update_id, _who(chat))
             await out.send_text_message(conversation, polite("error", incoming.language_code))
             return "failed"
@@ -572,7 +566,7 @@ class TelegramInput(InputChannel):
                 await self.output.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
                                                   allowed_updates=ALLOWED_UPDATES)
                 logger.info("telegram webhook registered")
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 logger.error("telegram: setWebhook failed, no updates will arrive: %s", error)
 
     async def stop(self, grace: float = 30.0) -> None:
@@ -592,7 +586,7 @@ class TelegramInput(InputChannel):
         bot = self.output.bot
         try:
             await bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.warning("telegram: deleteWebhook failed: %s", error)
         offset: Optional[int] = None
         delay = 1.0
@@ -613,7 +607,7 @@ class TelegramInput(InputChannel):
             except InvalidToken as error:
                 logger.error("telegram polling stopped: the token is refused (%s)", error)
                 return
-            except Exception as error:  # noqa: BLE001 - network, 5xx, 409 (a webhook or another poller)
+            except Exception as error:  # network, 5xx, 409 (a webhook or another poller)
                 level = logging.WARNING if isinstance(error, Conflict) else logging.INFO
                 logger.log(level, "telegram getUpdates failed, retrying in %.0f s: %s", delay, error)
                 try:
@@ -629,6 +623,6 @@ class TelegramInput(InputChannel):
                 offset = update.update_id + 1
                 try:
                     await self.handle_update(update.to_dict(), on_new_message)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.exception("telegram: update %s could not be handled", update.update_id)
         logger.info("telegram polling stopped")

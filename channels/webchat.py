@@ -53,7 +53,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Iterable, List, Optional, Text
 
 import rasa.core.channels.channel
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -65,10 +65,10 @@ from socketio import AsyncRedisManager, AsyncServer
 
 from channels.delivery import send_with_retry
 from channels.edge import answering_failures, user_message
-from kefu.config import load_settings
-from kefu.core import ids, text
+from kefu.core import ids, responses, text
+from kefu.core.config import load_settings
+from kefu.core.privacy import redact
 from kefu.core.secrets import secret
-from kefu.privacy import redact
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +90,11 @@ STATIC_FILES: Dict[str, tuple] = {
     "socket.io.min.js": ("socket.io.min.js", "application/javascript; charset=utf-8"),
 }
 
+#: the polite answer to a rejected message, by the reason (a response of domain.yml)
 NOTICES = {
-    "too_long": {
-        "zh": "亲，消息太长啦，请精简到{limit}字以内再发哦~",
-        "en": "Sorry, that message is too long. Please keep it under {limit} characters.",
-    },
-    "malformed": {
-        "zh": "抱歉，这条消息无法识别，请重新输入文字哦~",
-        "en": "Sorry, that message could not be read. Please type it again.",
-    },
-    "no_session": {
-        "zh": "连接已重置，请刷新页面后再发一次哦~",
-        "en": "The connection was reset. Please reload the page and send it again.",
-    },
+    "too_long": "utter_notice_too_long_limit",
+    "malformed": "utter_notice_unreadable",
+    "no_session": "utter_notice_session_reset",
 }
 
 
@@ -171,13 +163,14 @@ def parse_metadata(raw: Any) -> Dict[str, Any]:
     return raw
 
 
-def parse_user_message(data: Any, *, metadata_key: str = "metadata", max_chars: int = MAX_MESSAGE_CHARS) -> IncomingMessage:
+def parse_user_message(data: Any, *, metadata_key: str = "metadata",
+                       max_chars: int = MAX_MESSAGE_CHARS) -> IncomingMessage:
     """A ``user_uttered`` payload as the text to hand to Rasa; raises
     :class:`BadMessage` for anything that must not get there."""
     if not isinstance(data, dict):
         raise BadMessage("malformed")
     metadata = parse_metadata(data.get(metadata_key, {}))
-    language = metadata.get("lang") if metadata.get("lang") in LANGUAGES else "zh"
+    language = str(metadata["lang"]) if metadata.get("lang") in LANGUAGES else "zh"
     try:
         cleaned = text.clean(data.get("message"), max_chars)
     except text.BadText as bad:
@@ -196,10 +189,10 @@ def allowed_origins(configured: Any) -> Optional[List[str]]:
 
 def render_notice(reason: str, language: str, limit: int = MAX_MESSAGE_CHARS) -> Optional[Dict[str, Any]]:
     """The polite answer to a rejected message (None: drop it silently)."""
-    texts = NOTICES.get(reason)
-    if texts is None:
+    name = NOTICES.get(reason)
+    if name is None:
         return None
-    return {"text": texts.get(language, texts["zh"]).format(limit=limit), "notice": True}
+    return {"text": responses.text(name, language, limit=limit), "notice": True}
 
 
 def render_text(text: str) -> List[Dict[str, Any]]:
@@ -276,7 +269,8 @@ class WebChatOutput(SocketIOOutput):
     def name(cls) -> Text:
         return CHANNEL
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: Text = "bot_uttered", namespace: Optional[Text] = None) -> None:
+    def __init__(self, sio: AsyncServer, bot_message_evt: Text = "bot_uttered",
+                 namespace: Optional[Text] = None) -> None:
         super().__init__(sio, bot_message_evt)
         self.namespace = namespace
 
@@ -305,7 +299,7 @@ class WebChatOutput(SocketIOOutput):
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
         await self._send_message(recipient_id, render_image(image))
 
-    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
         await self._send_message(recipient_id, render_attachment(attachment))
 
     async def send_elements(self, recipient_id: Text, elements: Iterable[Dict[Text, Any]], **kwargs: Any) -> None:
@@ -340,7 +334,7 @@ def static_blueprint(prefix: str = "/webchat") -> Blueprint:
     ``<prefix>/demo`` (the demo shop; ``?lang=en`` for the English UI)."""
     static = Blueprint("webchat_static", url_prefix=prefix)
 
-    def make_handler(filename: str, content_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    def make_handler(filename: str, content_type: str) -> Callable[[Request], Coroutine[Any, Any, HTTPResponse]]:
         async def serve(_: Request) -> HTTPResponse:
             return await response.file(
                 WEB_DIR / filename, mime_type=content_type, headers={"Cache-Control": "public, max-age=300"}
@@ -464,7 +458,7 @@ class WebChatInput(SocketIOInput):
             if token:
                 try:
                     payload = rasa.core.channels.channel.decode_bearer_token(token, self.jwt_key, self.jwt_algorithm)
-                except Exception:  # noqa: BLE001 - a bad token is a refused connection
+                except Exception:  # a bad token is a refused connection
                     payload = None
             return bool(payload)
 

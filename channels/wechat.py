@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import inspect
 import json
 import logging
 import time
@@ -49,8 +48,9 @@ from wechatpy.replies import TextReply
 
 from channels.delivery import PermanentSendError, send_with_retry
 from channels.edge import user_message
-from kefu.core import ids, text as texts
-from kefu.store.channel_state import ChannelState, channel_state
+from kefu.core import ids, responses
+from kefu.core import text as texts
+from kefu.state import ChannelState, channel_state
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,13 @@ MENU_TTL = timedelta(days=7)
 #: remembered at least that long, so a replay inside the window is caught
 TIMESTAMP_WINDOW_SECONDS = 300
 
-VOICE_NOT_UNDERSTOOD = "抱歉，我暂时还听不懂语音，请打字告诉我吧。(Sorry, I can't understand voice messages yet, please type.)"
-UNSUPPORTED = "抱歉，我暂时只能看懂文字，请打字告诉我吧。(Sorry, I can only read text for now, please type.)"
-EMPTY_TEXT = "您好，请问有什么可以帮您？(Hi, how can I help?)"
-TOO_LONG = "消息太长了，请分几次发给我吧。(That message is too long, please send it in parts.)"
-APOLOGY = "抱歉，系统有点忙，请稍后再试或回复“转人工”。(Sorry, something went wrong, please try again or ask for a human.)"
+# What the connector answers by itself. WeChat does not tell the shopper's
+# language, so each is the response of domain.yml in Chinese and English.
+VOICE_NOT_UNDERSTOOD = responses.both("utter_notice_voice")
+UNSUPPORTED = responses.both("utter_notice_text_only")
+EMPTY_TEXT = responses.both("utter_notice_empty")
+TOO_LONG = responses.both("utter_notice_too_long")
+APOLOGY = responses.both("utter_notice_error")
 
 #: access token invalid / expired: refresh and send again
 TOKEN_ERRORS = {40001, 40014, 42001}
@@ -131,7 +133,7 @@ def parse_incoming(xml: Any) -> BaseMessage:
         return message
     except MalformedMessage:
         raise
-    except Exception as error:  # noqa: BLE001 - expat, missing MsgType, non-dict root: all malformed
+    except Exception as error:  # expat, missing MsgType, non-dict root: all malformed
         raise MalformedMessage(f"{type(error).__name__}") from error
 
 
@@ -226,11 +228,13 @@ def render_buttons(openid: str, text: str, buttons: List[Dict[str, Any]]) -> Dic
     in the text; a reply without payload buttons is plain text."""
     items = [{"id": menu_id(str(b["payload"])), "content": str(b.get("title") or b["payload"])}
              for b in buttons if b.get("payload")]
-    links = [f'<a href="{b["url"]}">{b.get("title") or b["url"]}</a>' for b in buttons if b.get("url") and not b.get("payload")]
+    links = [f'<a href="{b["url"]}">{b.get("title") or b["url"]}</a>'
+             for b in buttons if b.get("url") and not b.get("payload")]
     head = "\n".join([text, *links]) if links else text
     if not items:
         return render_text(openid, head)
-    return {"touser": openid, "msgtype": "msgmenu", "msgmenu": {"head_content": head, "list": items, "tail_content": ""}}
+    return {"touser": openid, "msgtype": "msgmenu",
+            "msgmenu": {"head_content": head, "list": items, "tail_content": ""}}
 
 
 def render_passive_text(account: str, openid: str, text: str, now: Optional[int] = None) -> str:
@@ -485,7 +489,7 @@ class WeChatInput(InputChannel):
         return WeChatOutput(self.client)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint(f"wechat_webhook_{id(self)}", inspect.getmodule(self).__name__)
+        webhook = Blueprint(f"wechat_webhook_{id(self)}", type(self).__module__)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -516,15 +520,16 @@ class WeChatInput(InputChannel):
         one; it is answered like any resend."""
         a = request.args
         try:
-            first = self.client.state.claim_message(f"{CHANNEL}-nonce", f"{a.get('timestamp', '')}:{a.get('nonce', '')}")
-        except Exception:  # noqa: BLE001 - the signature and the window still hold
+            first = self.client.state.claim_message(f"{CHANNEL}-nonce",
+                                                    f"{a.get('timestamp', '')}:{a.get('nonce', '')}")
+        except Exception:  # the signature and the window still hold
             logger.exception("wechat: could not remember a nonce")
             return False
         if first:
             return False
         try:
             return not self.client.state.is_claimed(CHANNEL, message_key(message))
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("wechat: could not check a resend")
             return True
 
@@ -545,8 +550,8 @@ class WeChatInput(InputChannel):
             return self.crypto.decrypt_message(body, a.get("msg_signature", ""), a.get("timestamp", ""),
                                                a.get("nonce", ""))
         except (InvalidSignatureException, InvalidAppIdException):
-            raise InvalidSignatureException()
-        except Exception as error:  # noqa: BLE001 - bad XML, base64 or padding
+            raise InvalidSignatureException() from None
+        except Exception as error:  # bad XML, base64 or padding
             raise MalformedMessage(type(error).__name__) from error
 
     def _xml_reply(self, request: Request, message: BaseMessage, text: str) -> HTTPResponse:
@@ -580,7 +585,7 @@ class WeChatInput(InputChannel):
             return response.text("success")
         try:
             first = self.client.state.claim_message(CHANNEL, message_key(message))
-        except Exception:  # noqa: BLE001 - answering twice beats losing the message
+        except Exception:  # answering twice beats losing the message
             logger.exception("wechat: could not claim a message, processing it anyway")
             first = True
         if not first:
@@ -617,7 +622,7 @@ class WeChatInput(InputChannel):
                    output: _RequestOutput) -> None:
         try:
             await on_new_message(message)
-        except Exception:  # noqa: BLE001 - the shopper gets an apology, not silence
+        except Exception:  # the shopper gets an apology, not silence
             logger.exception("wechat: the bot failed on a message from %s", ids.for_log(message.sender_id))
             await output.send_text_message(message.sender_id, APOLOGY)
         finally:
@@ -626,5 +631,5 @@ class WeChatInput(InputChannel):
     def _record_passive(self, conversation_id: str) -> None:
         try:
             self.client.state.record_delivery(CHANNEL, conversation_id, True, 1, None)
-        except Exception:  # noqa: BLE001 - recording must not break the answer
+        except Exception:  # recording must not break the answer
             logger.exception("wechat: could not record a passive reply")

@@ -1,0 +1,1 @@
+"""Kefu's tests: real components over the wire; `support/` holds the harness and fake protocol servers."""

@@ -39,7 +39,7 @@ def _postgres_or_skip() -> str:
     try:
         with create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}).connect() as db:
             db.execute(text("select 1"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} must be reachable under CI: {error}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL} on this machine ({type(error).__name__})")
@@ -89,7 +89,7 @@ CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def launch_chromium(playwright):  # type: ignore[no-untyped-def]
+def launch_chromium(playwright):
     """Headless Chromium for a browser test: skipped on a laptop without
     it, a failure under CI, where `make test` installs it."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
@@ -140,7 +140,7 @@ def start_kefu(
     ``credentials`` (the text of a credentials.yml; the project's own when
     None); Rasa's HTTP API only with ``api`` (and a JWT, :func:`rasa_api`).
     Every live test starts its servers through here."""
-    from kefu import launcher
+    from kefu.ops import embedded
 
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` (make test does it)")
@@ -158,7 +158,7 @@ def start_kefu(
         credentials_file = workdir / "credentials.yml"
         credentials_file.write_text(credentials, encoding="utf-8")
     environment = {"DATABASE_URL": shop_url, "KEFU_SERVICE_HOURS": str(always_open_hours(workdir)), **(env or {})}
-    return launcher.start(
+    return embedded.start(
         model=str(MODEL), rasa_port=rasa_port, action_port=action_port, endpoints=str(endpoints),
         credentials=str(credentials_file), env=environment, log_dir=workdir, api=api, desk_port=desk_port,
     )

@@ -28,8 +28,9 @@ from collections import defaultdict
 
 from bench.load.infra import WORK, PrivatePostgres, PrivateRedis, check_trackers, read_log, summarize
 from bench.load.run import RABBITMQ_URL, locust
-from kefu.config import PROJECT_ROOT
-from kefu.production import Cluster, Layout
+from kefu.core.config import PROJECT_ROOT
+from kefu.ops.production import Layout
+from tests.support.cluster import Cluster
 
 REPORTS = PROJECT_ROOT / "reports" / "faults"
 
@@ -51,9 +52,12 @@ def markdown(s: dict, args) -> str:
     lines += ["", "## Totals", "",
               f"* requests: {s['requests']}, outcomes {s['outcomes']}; ok replies p50 {s['p50_ms']:.0f} ms, "
               f"p95 {s['p95_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms",
-              f"* silent losses (200 with no reply): {s['silent_losses']}; errors without the polite text: {s['unpolite_errors']}",
-              f"* conversations: {s['conversations_started']} started, {s['conversations_completed']} completed (order found "
-              f"and thanked); {s['conversations_hit_by_a_fault']} hit by a fault, {s['of_which_completed']} of them completed",
+              f"* silent losses (200 with no reply): {s['silent_losses']}; "
+              f"errors without the polite text: {s['unpolite_errors']}",
+              f"* conversations: {s['conversations_started']} started, "
+              f"{s['conversations_completed']} completed (order found "
+              f"and thanked); {s['conversations_hit_by_a_fault']} hit by a fault, "
+              f"{s['of_which_completed']} of them completed",
               f"* processes alive at the end: {s['processes_alive_at_end']}",
               f"* tracker check: {c['conversations']} conversations, {c['user_events']} user events, lost {c['lost']}, "
               f"duplicated {c['duplicated']}, out of order {c['out_of_order']}, unanswered {c['unanswered']}, "
@@ -79,8 +83,8 @@ def main(argv=None) -> int:
     postgres.init()
     redis.start()
     layout = Layout.default(2, 2, port=7305, action_port=7355, desk_port=None, run_dir=run_dir)
-    cluster = Cluster.create(layout, {"DATABASE_URL": postgres.url, "REDIS_URL": redis.url, "RABBITMQ_URL": RABBITMQ_URL,
-                                      "KEFU_EVENTS_QUEUE": "kefu_events_faults"})
+    cluster = Cluster.create(layout, {"DATABASE_URL": postgres.url, "REDIS_URL": redis.url,
+                                      "RABBITMQ_URL": RABBITMQ_URL, "KEFU_EVENTS_QUEUE": "kefu_events_faults"})
     timeline: list = []
     t0 = [0.0]
 
@@ -144,7 +148,7 @@ def main(argv=None) -> int:
         windows["stop PostgreSQL 10 s"] = (start, time.monotonic() - t0[0] + 3)
         runner.wait(timeout=seconds + 300)
         mark("load finished")
-        alive = {name: process.poll() is None for name, process in cluster.processes.items()}
+        alive = cluster.alive()
         rows = read_log(log)
         for r in rows:
             r["t"] = r["started"] - wall0
@@ -172,7 +176,8 @@ def main(argv=None) -> int:
             tracker_check=check_trackers(layout.api_url, rows),
             silent_losses=sum(1 for r in rows if r["outcome"] in ("silent",)),
             unpolite_errors=sum(1 for r in rows if r["outcome"] in ("error", "wrong")),
-            examples={o: next((r for r in rows if r["outcome"] == o), None) for o in ("polite", "error", "wrong", "silent")},
+            examples={o: next((r for r in rows if r["outcome"] == o), None)
+                      for o in ("polite", "error", "wrong", "silent")},
         )
         REPORTS.mkdir(parents=True, exist_ok=True)
         (REPORTS / "results.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import Dict, List
 import psutil
 import requests
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import PROJECT_ROOT
 from kefu.core.secrets import secret
 from kefu.desk.rasa import api_token
 
@@ -42,7 +42,8 @@ class PrivateRedis:
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
             stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT)
         for _ in range(50):
-            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                              capture_output=True, text=True).stdout.strip() == "PONG":
                 return
             time.sleep(0.1)
         raise RuntimeError("private redis did not start")
@@ -82,12 +83,14 @@ class PrivatePostgres:
         if r.returncode:
             raise RuntimeError(r.stderr)
         self.start()
-        r = self._as_postgres(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "kefu")
+        r = self._as_postgres(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                              "-U", "postgres", "kefu")
         if r.returncode:
             raise RuntimeError(r.stderr)
 
     def start(self) -> None:
-        r = self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-l", str(self.dir / "pg.log"),
+        r = self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-w",
+                              "-l", str(self.dir / "pg.log"),
                               "-o", f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1", "start")
         if r.returncode:
             raise RuntimeError(r.stderr + r.stdout)
@@ -168,7 +171,7 @@ def check_trackers(base_url: str, rows: List[dict]) -> Dict[str, object]:
             events = requests.get(f"{base_url}/conversations/rest:{sender}/tracker", timeout=30,
                                   headers={"Authorization": f"Bearer {api_token(secret('rasa_jwt_secret'))}"}
                                   ).json()["events"]
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             counts["trackers_unreadable"] += 1
             problems.append(f"{sender}: tracker unreadable ({error})")
             continue
@@ -222,6 +225,7 @@ def summarize(rows: List[dict], duration: float) -> Dict[str, object]:
     order_found = sum(1 for r in rows if r["turn"] == 3 and r["outcome"] == "ok")
     return {"requests": len(rows), "outcomes": dict(outcomes), "duration_s": round(duration, 1),
             "throughput_rps": round(len(ok) / duration, 2) if duration else 0,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": round(ok[-1] * 1000) if ok else None,
+            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "max_ms": round(ok[-1] * 1000) if ok else None,
             "conversations_started": len(conversations), "conversations_completed": complete,
             "order_lookups_ok": order_found}

@@ -57,7 +57,7 @@ class Shopper(HttpUser):
                                       name=f"turn {turn}", timeout=120) as response:
                     try:
                         replies = [m.get("text") or "" for m in response.json()]
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         replies = []
                     joined = "\n".join(replies)
                     if response.status_code == 200 and replies:

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from bench.load.infra import WORK, PrivateRedis, Sampler, check_trackers, read_log, summarize
-from kefu.config import PROJECT_ROOT
-from kefu.production import Cluster, Layout
+from kefu.core.config import PROJECT_ROOT
+from kefu.ops.production import Layout
+from tests.support.cluster import Cluster
 
 REPORTS = PROJECT_ROOT / "reports" / "load"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -46,7 +47,8 @@ def one_run(instances: int, actions: int, users: int, seconds: int, redis: Priva
     print(f"[{instances} instance(s)] starting {instances} Rasa + {actions} action servers ...", flush=True)
     started = time.monotonic()
     cluster.start(timeout=600)
-    print(f"[{instances} instance(s)] up in {time.monotonic() - started:.0f} s; {users} shoppers for {seconds} s", flush=True)
+    print(f"[{instances} instance(s)] up in {time.monotonic() - started:.0f} s; {users} shoppers for {seconds} s",
+          flush=True)
     log = run_dir / "shoppers.jsonl"
     log.unlink(missing_ok=True)
     try:
@@ -79,27 +81,32 @@ def markdown(results: list, args: argparse.Namespace) -> str:
         "(你好 → 我的订单到哪了 → 2611010000000001 → 5678 (reply must contain 运输中) → 谢谢), each with a new "
         "sender, think time 0.5-1.5 s. Latency is per reply (ok replies only).",
         "",
-        "| Rasa instances | action servers | shoppers | replies/s | p50 ms | p95 ms | p99 ms | max ms | requests | outcomes | conversations done | lookups with 运输中 |",
+        "| Rasa instances | action servers | shoppers | replies/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| requests | outcomes | conversations done | lookups with 运输中 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
-        lines.append(f"| {r['instances']} | {r['action_servers']} | {r['users']} | {r['throughput_rps']} | {r['p50_ms']:.0f} | "
-                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']} | {r['requests']} | {r['outcomes']} | "
+        lines.append(f"| {r['instances']} | {r['action_servers']} | {r['users']} | {r['throughput_rps']} | "
+                     f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']} | "
+                     f"{r['requests']} | {r['outcomes']} | "
                      f"{r['conversations_completed']}/{r['conversations_started']} | {r['order_lookups_ok']} |")
     lines += ["", "## CPU (% of one core) and memory per process", ""]
     for r in results:
-        lines += [f"**{r['instances']} Rasa instance(s)**", "", "| process | CPU avg % | CPU max % | RSS avg MB | RSS max MB |",
+        lines += [f"**{r['instances']} Rasa instance(s)**", "",
+                  "| process | CPU avg % | CPU max % | RSS avg MB | RSS max MB |",
                   "| --- | --- | --- | --- | --- |"]
         for name, res in sorted(r["resources"].items()):
-            lines.append(f"| {name} | {res['cpu_avg_pct']} | {res['cpu_max_pct']} | {res['rss_avg_mb']} | {res['rss_max_mb']} |")
+            lines.append(f"| {name} | {res['cpu_avg_pct']} | {res['cpu_max_pct']} | "
+                         f"{res['rss_avg_mb']} | {res['rss_max_mb']} |")
         lines.append("")
     lines += ["## Tracker check (every conversation, after the run)", "",
-              "| Rasa instances | conversations | user events | lost | duplicated | out of order | unanswered | unreadable |",
+              "| Rasa instances | conversations | user events | lost | duplicated | out of order "
+              "| unanswered | unreadable |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         c = r["tracker_check"]
-        lines.append(f"| {r['instances']} | {c['conversations']} | {c['user_events']} | {c['lost']} | {c['duplicated']} | "
-                     f"{c['out_of_order']} | {c['unanswered']} | {c['trackers_unreadable']} |")
+        lines.append(f"| {r['instances']} | {c['conversations']} | {c['user_events']} | {c['lost']} | "
+                     f"{c['duplicated']} | {c['out_of_order']} | {c['unanswered']} | {c['trackers_unreadable']} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from kefu.analytics import ingest, metrics, report, trainer
-from kefu.config import PROJECT_ROOT, load_settings
+from kefu.core.config import PROJECT_ROOT, load_settings
 from kefu.store.db import make_engine, migrate
 
 
@@ -23,7 +23,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--database-url", help="the shop database (default: DATABASE_URL or var/kefu.db)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ingest", help="fold new events of Rasa's SQL tracker store (incremental)")
-    p.add_argument("--tracker-url", help="SQLAlchemy URL of the tracker store (default: KEFU_TRACKER_URL or var/tracker.db)")
+    p.add_argument("--tracker-url",
+                   help="SQLAlchemy URL of the tracker store (default: KEFU_TRACKER_URL or var/tracker.db)")
     p = sub.add_parser("consume", help="consume the RabbitMQ event queue (production)")
     p.add_argument("--url", help="AMQP URL (default: RABBITMQ_URL)")
     p.add_argument("--queue", default=ingest.DEFAULT_QUEUE)

@@ -16,7 +16,7 @@ broker delivered twice) is ignored.
 Nothing here is stored in clear that could name a shopper: the sender is a
 keyed hash (``kefu.core.ids.conversation_key``, the same key tickets and
 ratings carry) and a text keeps its words but not its phone numbers,
-e-mails, order ids, ID numbers or addresses (``kefu.privacy.anonymise``).
+e-mails, order ids, ID numbers or addresses (``kefu.core.privacy.anonymise``).
 The channel is the conversation id's prefix, decided by the connector.
 """
 from __future__ import annotations
@@ -27,8 +27,9 @@ from typing import Any, Dict, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kefu.core import ids, text as texts
-from kefu.privacy import anonymise
+from kefu.core import ids
+from kefu.core import text as texts
+from kefu.core.privacy import anonymise
 from kefu.store.models import AnalyticsConversation, AnalyticsTurn, MisunderstoodMessage
 
 LOW_CONFIDENCE = 0.6
@@ -92,7 +93,8 @@ class _Folder:
 
     def latest_conversation(self, sender_id: str) -> Optional[AnalyticsConversation]:
         return self.s.execute(
-            select(AnalyticsConversation).where(AnalyticsConversation.conversation_key == ids.conversation_key(sender_id))
+            select(AnalyticsConversation)
+            .where(AnalyticsConversation.conversation_key == ids.conversation_key(sender_id))
             .order_by(AnalyticsConversation.started_at.desc(), AnalyticsConversation.id.desc()).limit(1)
         ).scalar_one_or_none()
 

@@ -23,28 +23,28 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from kefu.analytics.events import apply_event
-from kefu.config import PROJECT_ROOT
+from kefu.core.clock import to_db, utcnow
+from kefu.core.config import PRODUCTION_DEFAULTS, load_settings
 from kefu.store.db import session_scope
 from kefu.store.models import AnalyticsCursor
-from kefu.core.clock import to_db, utcnow
 
 logger = logging.getLogger(__name__)
 
 TRACKER_SOURCE = "tracker_store"
 BROKER_SOURCE = "rabbitmq"
-DEFAULT_TRACKER_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
-DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_QUEUE = "kefu_events"
 
 
 def tracker_url() -> str:
     """``KEFU_TRACKER_URL`` (any SQLAlchemy URL of Rasa's SQL tracker store),
     else the embedded ``var/tracker.db``."""
-    return os.environ.get("KEFU_TRACKER_URL", "").strip() or DEFAULT_TRACKER_URL
+    return load_settings().tracker_url
 
 
 def rabbitmq_url() -> str:
-    return os.environ.get("RABBITMQ_URL", "").strip() or DEFAULT_RABBITMQ_URL
+    """The broker Rasa publishes to: the production profile's (the one
+    loader's default, not one of our own)."""
+    return load_settings().rabbitmq_url or PRODUCTION_DEFAULTS["RABBITMQ_URL"]
 
 
 def _cursor(s: Any, source: str) -> AnalyticsCursor:

@@ -66,7 +66,8 @@ def _buckets(start: datetime, end: datetime, stamps: Iterable[datetime]) -> Tupl
     counts: Counter = Counter()
     for t in stamps:
         counts[t.replace(minute=0, second=0, microsecond=0) if hourly else datetime.combine(t.date(), time())] += 1
-    series, t = [], start
+    series: List[Dict[str, Any]] = []
+    t = start
     while t < end and len(series) < 24 * 400:
         series.append({"t": t.isoformat(), "count": counts.get(t, 0)})
         t += step
@@ -92,7 +93,8 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
                 starts[sender].append(started)
         turns = s.execute(
             select(AnalyticsTurn.intent, AnalyticsTurn.retrieval_intent, AnalyticsTurn.fallback,
-                   AnalyticsTurn.low_confidence).where(AnalyticsTurn.created_at >= start, AnalyticsTurn.created_at < end)
+                   AnalyticsTurn.low_confidence)
+            .where(AnalyticsTurn.created_at >= start, AnalyticsTurn.created_at < end)
         ).all()
         misunderstood = s.execute(
             select(MisunderstoodMessage.text, MisunderstoodMessage.predicted_intent, MisunderstoodMessage.reason)
@@ -161,7 +163,8 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
     for r in ratings:
         per_channel[r.channel or "unknown"].append(r.score)
         per_intent[r.intent or "unknown"].append(r.score)
-        before = [(created, agent) for created, agent in agent_of_key.get(r.conversation_key, ()) if created <= r.created_at]
+        before = [(created, agent) for created, agent in agent_of_key.get(r.conversation_key, ())
+                  if created <= r.created_at]
         agent_id = max(before, key=lambda x: x[0])[1] if before else None
         per_agent[names.get(agent_id, f"agent {agent_id}") if agent_id is not None else BOT].append(r.score)
         if str(r.score) in distribution:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 COLOR = "#2563eb"
 
@@ -120,7 +120,10 @@ def write_report(metrics: Dict[str, Any], out_dir: Path, title: Optional[str] = 
     ]
     kpi_html = "".join(f"<div class=kpi><div class=label>{label}</div><div class=value>{v}</div></div>"
                        for label, v in kpis)
-    img = lambda name, alt: f'<img src="{name}" alt="{alt}">'  # noqa: E731
+
+    def img(name: str, alt: str) -> str:
+        return f'<img src="{name}" alt="{alt}">'
+
     page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title or 'Kefu service report')}</title>
 <style>
@@ -129,7 +132,8 @@ body {{ font: 14px/1.5 -apple-system, "PingFang SC", "Noto Sans CJK SC", sans-se
 .kpi {{ border: 1px solid #e4e7eb; border-radius: 6px; padding: 8px 12px; }}
 .kpi .label {{ color: #7b8794; font-size: 12px; }} .kpi .value {{ font-size: 22px; font-weight: 600; }}
 .grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: 16px; }}
-img {{ max-width: 100%; }} table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #e4e7eb; padding: 2px 8px; text-align: left; }}
+img {{ max-width: 100%; }} table {{ border-collapse: collapse; }} \
+td, th {{ border-bottom: 1px solid #e4e7eb; padding: 2px 8px; text-align: left; }}
 .muted {{ color: #7b8794; }}
 </style></head><body>
 <h1>客服数据报告 · Kefu service report</h1>
@@ -141,7 +145,8 @@ img {{ max-width: 100%; }} table {{ border-collapse: collapse; }} td, th {{ bord
 {_table(c['by_channel'], 'channel', 'conversations.by_channel')}</section>
 <section><h2>时段 Hour of day</h2>{img('hours.png', 'conversations per hour of day')}</section>
 <section><h2>意图 Intents</h2>{img('intents.png', 'intents')}{_table(metrics['intents'], 'intent', 'intents')}</section>
-<section><h2>常见问题 FAQ topics</h2>{img('faq.png', 'faq topics')}{_table(metrics['faq_topics'], 'topic', 'faq_topics')}</section>
+<section><h2>常见问题 FAQ topics</h2>{img('faq.png', 'faq topics')}\
+{_table(metrics['faq_topics'], 'topic', 'faq_topics')}</section>
 <section><h2>转人工原因 Handoff reasons</h2>{img('handoff_reasons.png', 'handoff reasons')}
 {_table(h['by_reason'], 'reason', 'handoffs.by_reason')}</section>
 <section><h2>满意度 CSAT</h2>{img('csat_channel.png', 'csat per channel')}

@@ -17,10 +17,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.clock import from_db, to_db, utcnow
+from kefu.core.config import PROJECT_ROOT
 from kefu.store.db import session_scope
 from kefu.store.models import MisunderstoodMessage
-from kefu.core.clock import from_db, to_db, utcnow
 
 STATUSES = ("new", "labelled", "ignored", "exported")
 _RETRIEVAL = re.compile(r"^- intent:\s*([A-Za-z0-9_]+/[A-Za-z0-9_]+)\s*$", re.M)

@@ -7,7 +7,7 @@ crossings, so a time is never compared across the two forms by mistake.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, overload
 
 
 def utcnow() -> datetime:
@@ -21,5 +21,21 @@ def to_db(moment: datetime) -> datetime:
     return moment
 
 
+@overload
+def from_db(moment: datetime) -> datetime: ...
+
+
+@overload
+def from_db(moment: None) -> None: ...
+
+
+@overload
+def from_db(moment: Optional[datetime]) -> Optional[datetime]: ...
+
+
 def from_db(moment: Optional[datetime]) -> Optional[datetime]:
+    """Naive UTC from a DateTime column -> aware UTC; None (an empty nullable
+    column) stays None. The model columns are untyped (SQLAlchemy 1.4 without
+    its mypy plugin), so a column is Any here: whether it may be None is the
+    caller's to know from ``nullable=``."""
     return moment.replace(tzinfo=timezone.utc) if moment is not None else None

@@ -104,6 +104,12 @@ def conversation_key(conversation_id: str) -> str:
     return keyed_hash(conversation_id, "conversation")
 
 
+def recipient_key(recipient: str) -> str:
+    """A recipient of a delivery (a conversation id, an e-mail address) as a
+    keyed hash, for the delivery records."""
+    return keyed_hash(recipient, "recipient")
+
+
 def client_key(address: Optional[str]) -> Optional[str]:
     """A client address (IP) as a keyed hash, for per-address limits."""
     return keyed_hash(address, "client") if address else None

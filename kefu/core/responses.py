@@ -1,10 +1,13 @@
-"""The sentences of domain.yml, for the code that speaks outside a Rasa turn.
+"""The sentences of domain.yml, for code that composes or speaks outside a Rasa turn.
 
 A connector answering a message it refused (too long, unreadable), or the
-balancer answering for a Rasa instance that is down, cannot ask Rasa's NLG.
-It reads the same responses from ``domain.yml`` instead, so that every
-sentence a shopper reads lives in one place, in both languages, where
-trainers edit them.
+balancer answering for a Rasa instance that is down, cannot ask Rasa's NLG;
+an action filling ``{details}`` with the lines of a tracking history needs
+those lines in the shopper's language. Both read the responses of
+``domain.yml`` here, so that every sentence a shopper reads lives in one
+place, in both languages, where trainers edit them. (The action server does
+not rely on the domain Rasa sends with a call: with a selective domain,
+Rasa sends none.)
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Dict, List
 
 import yaml
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import PROJECT_ROOT
 
 DOMAIN = PROJECT_ROOT / "domain.yml"
 
@@ -24,7 +27,11 @@ def _responses(path: str) -> Dict[str, List[dict]]:
     return (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("responses") or {}
 
 
-def text(name: str, language: str = "zh", domain: Path = DOMAIN, **values: object) -> str:
+def exists(name: str, /, domain: Path = DOMAIN) -> bool:
+    return name in _responses(str(domain))
+
+
+def text(name: str, language: str = "zh", /, domain: Path = DOMAIN, **values: object) -> str:
     """The text of response ``name`` in ``language`` (the Chinese default
     unless an English variation exists), its ``{placeholders}`` filled."""
     variations = _responses(str(domain)).get(name)
@@ -38,8 +45,8 @@ def text(name: str, language: str = "zh", domain: Path = DOMAIN, **values: objec
     return str(chosen["text"]).format(**values) if values else str(chosen["text"])
 
 
-def both(name: str, domain: Path = DOMAIN) -> str:
+def both(name: str, /, domain: Path = DOMAIN, separator: str = " ") -> str:
     """Chinese and English in one text, for a channel that cannot know the
-    shopper's language (a bare HTTP answer)."""
+    shopper's language (a bare HTTP answer, a WeChat notice, a mail)."""
     zh, en = text(name, "zh", domain), text(name, "en", domain)
-    return zh if zh == en else f"{zh} {en}"
+    return zh if zh == en else f"{zh}{separator}{en}"

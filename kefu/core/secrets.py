@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import PROJECT_ROOT
 
 #: name -> environment variable; what each one protects is in docs/security.md
 SECRETS: Dict[str, str] = {

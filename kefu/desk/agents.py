@@ -17,7 +17,7 @@ from typing import List, Optional
 
 from sqlalchemy.exc import IntegrityError
 
-from kefu.config import load_settings
+from kefu.core.config import load_settings
 from kefu.store.db import make_engine, migrate
 from kefu.store.desk import DeskStore
 

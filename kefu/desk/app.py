@@ -26,23 +26,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 from aiohttp import web
 
+from kefu.core import ids
+from kefu.core.names import HANDBACK_ACTION
+from kefu.core.privacy import mask_name, mask_phone
 from kefu.desk import auth, dashboard, keys
+from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
 from kefu.desk.settings import DeskSettings, load_desk_settings
-from kefu.core import ids
-from kefu.privacy import mask_name, mask_phone
 from kefu.store.db import make_engine, migrate
-from kefu.store.desk import DeskStore, Forbidden, HandoffView
+from kefu.store.desk import AgentView, DeskStore, Forbidden, HandoffView, Outcome
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
@@ -50,22 +50,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 KEEPALIVE_SECONDS = 15
 STATUS = {"not_found": 404, "forbidden": 403, "taken": 409, "closed": 409, "already_yours": 409,
           "empty": 400, "no_agent": 400, "same_agent": 400}
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
-    raise TypeError(type(value).__name__)
-
-
-def ok(payload: Any, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, dumps=lambda v: json.dumps(v, default=_default, ensure_ascii=False))
-
-
-def run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    return asyncio.to_thread(fn, *args, **kwargs)
 
 
 def handoff_json(view: HandoffView) -> Dict[str, Any]:
@@ -84,7 +68,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     username, password = str(body.get("username") or ""), str(body.get("password") or "")
     settings: DeskSettings = request.app[keys.SETTINGS]
     address = ids.client_address(request.remote, request.headers, settings.trusted_proxies)
@@ -92,7 +76,7 @@ async def login(request: web.Request) -> web.Response:
                                       address)
     if outcome == "locked":
         return auth.error(429, "locked")
-    if token is None:
+    if token is None or agent is None:  # the store sets both or neither
         return auth.error(401, "bad_credentials")
     logger.info("agent %s logged in", agent.id)
     response = ok({"agent": agent})
@@ -113,7 +97,7 @@ async def me(request: web.Request) -> web.Response:
 
 async def change_password(request: web.Request) -> web.Response:
     """The agent's own password; their other sessions end."""
-    body = await _body(request)
+    body = await json_body(request)
     try:
         changed = await run(request.app[keys.STORE].change_password, request["agent"].id,
                             str(body.get("old_password") or ""), str(body.get("new_password") or ""),
@@ -124,7 +108,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 async def presence(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     agent = request["agent"]
     online = bool(body.get("online"))
     store: DeskStore = request.app[keys.STORE]
@@ -171,10 +155,10 @@ async def claim(request: web.Request) -> web.Response:
 
 async def transfer(request: web.Request) -> web.Response:
     view = await _visible_handoff(request)
-    body = await _body(request)
-    target = body.get("to_agent_id")
+    body = await json_body(request)
+    requested: Any = body.get("to_agent_id")  # whatever JSON the browser sent
     try:
-        target = int(target) if target not in (None, "", "queue") else None
+        target = int(requested) if requested not in (None, "", "queue") else None
     except (TypeError, ValueError):
         return auth.error(400, "bad_agent")
     outcome = await run(request.app[keys.STORE].transfer, view.id, request["agent"].id, target)
@@ -183,12 +167,12 @@ async def transfer(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     view = await _visible_handoff(request)
-    body = await _body(request)
+    body = await json_body(request)
     outcome = await run(request.app[keys.STORE].reply, view.id, request["agent"].id, str(body.get("text") or ""))
     if not outcome.ok:
         return _outcome(outcome)
     notified = await _execute(request.app, view, "action_agent_message")
-    return ok({"ok": True, "notified": notified, "handoff": handoff_json(outcome.handoff)})
+    return ok({"ok": True, "notified": notified, "handoff": _done_json(outcome)})
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -196,8 +180,8 @@ async def resolve(request: web.Request) -> web.Response:
     outcome = await run(request.app[keys.STORE].resolve, view.id, request["agent"].id)
     if not outcome.ok:
         return _outcome(outcome)
-    notified = await _execute(request.app, view, "action_handback")
-    return ok({"ok": True, "notified": notified, "handoff": handoff_json(outcome.handoff)})
+    notified = await _execute(request.app, view, HANDBACK_ACTION)
+    return ok({"ok": True, "notified": notified, "handoff": _done_json(outcome)})
 
 
 async def canned(request: web.Request) -> web.Response:
@@ -244,33 +228,32 @@ async def events(request: web.Request) -> web.StreamResponse:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-async def _body(request: web.Request) -> Dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        raise web.HTTPBadRequest()
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest()
-    return body
-
-
 async def _visible_handoff(request: web.Request) -> HandoffView:
     try:
         handoff_id = int(request.match_info["handoff_id"])
         return await run(request.app[keys.STORE].handoff_for_agent, handoff_id, request["agent"].id)
     except (KeyError, ValueError):
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound() from None
     except Forbidden:
-        raise web.HTTPForbidden()
+        raise web.HTTPForbidden() from None
 
 
-def _outcome(outcome) -> web.Response:  # type: ignore[no-untyped-def]
+def _done_json(outcome: Outcome) -> Dict[str, Any]:
+    """The handoff of a successful action (the store sets it on every ok Outcome)."""
+    if outcome.handoff is None:
+        raise TypeError(f"an ok Outcome without its handoff: {outcome!r}")
+    return handoff_json(outcome.handoff)
+
+
+def _outcome(outcome: Outcome) -> web.Response:
     if outcome.ok:
-        return ok({"ok": True, "handoff": handoff_json(outcome.handoff)})
+        return ok({"ok": True, "handoff": _done_json(outcome)})
+    if outcome.reason is None:
+        raise TypeError(f"a refusal without its reason: {outcome!r}")
     return auth.error(STATUS.get(outcome.reason, 400), outcome.reason)
 
 
-def _agent_public(agent) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+def _agent_public(agent: AgentView) -> Dict[str, Any]:
     return {"id": agent.id, "display_name": agent.display_name, "present": agent.present,
             "online": agent.online, "open_chats": agent.open_chats, "max_concurrent": agent.max_concurrent}
 
@@ -323,7 +306,7 @@ def _customer(app: web.Application, view: HandoffView) -> Dict[str, Any]:
                 "receiver": mask_name(o.receiver_name), "phone": mask_phone(o.receiver_phone),
                 "items": [f"{i.name} × {i.quantity}" for i in o.items],
             })
-    tickets = app[keys.STORE].tickets_for(view.conversation_id, customer_id)
+    tickets = [dataclasses.asdict(t) for t in app[keys.STORE].tickets_for(view.conversation_id, customer_id)]
     return {"customer_id": customer_id, "orders": orders, "tickets": tickets}
 
 
@@ -336,7 +319,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app[keys.SETTINGS] = settings
     app[keys.HUB] = Hub()
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if run_migrations:
             await run(migrate, settings.database_url)
         engine = make_engine(settings.database_url)
@@ -356,7 +339,9 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
         app[keys.HUB].close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.on_shutdown.append(on_shutdown)
+    # aiohttp 3.9 declares Signal[Callable[[Application], ...]]; aiosignal 1.4 made Signal generic over the
+    # receivers' arguments, so the stub now asks for receivers that take a callable: on_shutdown is right
+    app.on_shutdown.append(on_shutdown)  # type: ignore[arg-type]  # aiohttp 3.9's stub vs aiosignal 1.4
     app.router.add_get("/", page)
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", STATIC, show_index=False)

@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from kefu.desk import keys
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kefu.store.desk import AgentView
 
 COOKIE = "kefu_desk_session"
 CSRF_HEADER = "X-Requested-With"
@@ -73,7 +76,7 @@ def _with_headers(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
-async def current_agent(request: web.Request):  # type: ignore[no-untyped-def]
+async def current_agent(request: web.Request) -> Optional[AgentView]:
     token = request.cookies.get(COOKIE)
     if not token:
         return None

@@ -23,15 +23,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, AsyncIterator, Callable, Coroutine, Iterable, Optional, ParamSpec, Tuple, TypeVar
 
 from aiohttp import web
 
 from kefu.analytics import ingest, metrics, trainer
+from kefu.core.config import load_settings
 from kefu.desk import auth, keys
+from kefu.desk.http import json_body, ok
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,7 +42,11 @@ TRACKER: "web.AppKey[Optional[str]]" = web.AppKey("analytics_tracker_url")
 DEFAULT_DAYS = 7
 
 
-def _run(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
     return asyncio.to_thread(fn, *args, **kwargs)
 
 
@@ -55,13 +60,13 @@ def _allowed(request: web.Request) -> None:
         raise web.HTTPForbidden()
 
 
-def _range(request: web.Request):  # type: ignore[no-untyped-def]
+def _range(request: web.Request) -> Tuple[datetime, datetime]:
     try:
         last = date.fromisoformat(request.query["to"]) if request.query.get("to") else date.today()
         first = (date.fromisoformat(request.query["from"]) if request.query.get("from")
                  else last - timedelta(days=DEFAULT_DAYS - 1))
     except ValueError:
-        raise web.HTTPBadRequest()
+        raise web.HTTPBadRequest() from None
     if first > last or (last - first).days > 366:
         raise web.HTTPBadRequest()
     return metrics.day_range(first, last)
@@ -72,7 +77,6 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 
 async def get_metrics(request: web.Request) -> web.Response:
-    from kefu.desk.app import ok
 
     _allowed(request)
     start, end = _range(request)
@@ -80,7 +84,6 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 async def post_ingest(request: web.Request) -> web.Response:
-    from kefu.desk.app import ok
 
     _allowed(request)
     read = await _run(ingest.ingest_tracker_store, _engine(request), request.app[TRACKER])
@@ -88,14 +91,12 @@ async def post_ingest(request: web.Request) -> web.Response:
 
 
 async def get_intents(request: web.Request) -> web.Response:
-    from kefu.desk.app import ok
 
     _allowed(request)
     return ok({"intents": await _run(trainer.known_intents)})
 
 
 async def get_misunderstood(request: web.Request) -> web.Response:
-    from kefu.desk.app import ok
 
     _allowed(request)
     status = request.query.get("status") or "new"
@@ -109,14 +110,13 @@ async def get_misunderstood(request: web.Request) -> web.Response:
 
 
 async def post_label(request: web.Request) -> web.Response:
-    from kefu.desk.app import _body, ok
 
     _allowed(request)
-    body = await _body(request)
+    body = await json_body(request)
     try:
         message_id = int(request.match_info["message_id"])
     except ValueError:
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound() from None
     intent = body.get("intent")
     intent = str(intent).strip() if intent not in (None, "") else None
     try:
@@ -158,19 +158,19 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
         return
     app[REGISTERED] = True
     if managers is None:
-        managers = [m for m in (os.environ.get("KEFU_DESK_MANAGERS") or "").split(",")]
+        managers = list(load_settings().desk.managers)
     app[MANAGERS] = frozenset(m.strip().lower() for m in managers if m and m.strip())
     app[TRACKER] = tracker_url
     if ingest_seconds is None:
-        ingest_seconds = float(os.environ.get("KEFU_ANALYTICS_INGEST_SECONDS") or 60)
+        ingest_seconds = load_settings().desk.analytics_ingest_seconds
     app[INGEST_SECONDS] = ingest_seconds
 
-    async def periodic(app: web.Application):  # type: ignore[no-untyped-def]
+    async def periodic(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
             while app[INGEST_SECONDS] > 0:
                 try:
                     await _run(ingest.ingest_tracker_store, app[keys.STORE].engine, app[TRACKER])
-                except Exception as error:  # noqa: BLE001 - keep the desk up; try again later
+                except Exception as error:  # keep the desk up; try again later
                     logger.warning("analytics ingest failed: %s", type(error).__name__)
                 await asyncio.sleep(app[INGEST_SECONDS])
 

@@ -24,7 +24,7 @@ class Hub:
         self.listeners: Set[Tuple[int, asyncio.Queue]] = set()
 
     def subscribe(self, agent_id: int) -> Tuple[int, asyncio.Queue]:
-        entry = (agent_id, asyncio.Queue(maxsize=1000))
+        entry: Tuple[int, asyncio.Queue] = (agent_id, asyncio.Queue(maxsize=1000))
         self.listeners.add(entry)
         return entry
 
@@ -81,7 +81,7 @@ async def poll(store: DeskStore, hub: Hub, every: float) -> None:
             state, newest = after, latest
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # noqa: BLE001 - a database hiccup must not stop the desk
+        except Exception as error:  # a database hiccup must not stop the desk
             logger.warning("desk poll failed: %s", type(error).__name__)
             continue
         if events:

@@ -1,10 +1,12 @@
-"""The desk's settings, from the environment (see docs/agent-desk.md)."""
+"""What the desk app needs to run: its options from the one settings loader
+(``kefu.core.config``), the shop database and the secret that signs its
+calls to Rasa's API. Nothing here reads the environment."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from typing import Optional, Tuple
 
-from kefu.config import load_settings
+from kefu.core.config import Settings, load_settings
 from kefu.core.secrets import secret
 
 
@@ -16,25 +18,20 @@ class DeskSettings:
     host: str = "127.0.0.1"
     port: int = 5006
     session_hours: float = 8.0
-    secure_cookie: bool = False  # set KEFU_DESK_SECURE_COOKIE=1 behind HTTPS
-    poll_seconds: float = 1.0  # how often the database is checked for changes to push
-    presence_seconds: int = 90  # an agent unseen for longer gets no new chats
+    secure_cookie: bool = False
+    poll_seconds: float = 1.0
+    presence_seconds: int = 90
     rasa_timeout: float = 10.0
     #: proxies whose X-Real-IP is believed for the client address (login locks)
-    trusted_proxies: tuple = ()
+    trusted_proxies: Tuple[str, ...] = ()
 
 
-def load_desk_settings() -> DeskSettings:
-    env = os.environ.get
+def load_desk_settings(settings: Optional[Settings] = None) -> DeskSettings:
+    settings = settings or load_settings()
+    desk = settings.desk
     return DeskSettings(
-        database_url=load_settings().database_url,
-        rasa_url=(env("KEFU_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
-        rasa_jwt_secret=secret("rasa_jwt_secret"),
-        host=env("KEFU_DESK_HOST") or "127.0.0.1",
-        port=int(env("KEFU_DESK_PORT") or 5006),
-        session_hours=float(env("KEFU_DESK_SESSION_HOURS") or 8),
-        secure_cookie=(env("KEFU_DESK_SECURE_COOKIE") or "").lower() in ("1", "true", "yes"),
-        poll_seconds=float(env("KEFU_DESK_POLL_SECONDS") or 1.0),
-        presence_seconds=int(env("KEFU_DESK_PRESENCE_SECONDS") or 90),
-        trusted_proxies=load_settings().trusted_proxies,
+        database_url=settings.database_url, rasa_url=desk.rasa_url, rasa_jwt_secret=secret("rasa_jwt_secret"),
+        host=desk.host, port=desk.port, session_hours=desk.session_hours, secure_cookie=desk.secure_cookie,
+        poll_seconds=desk.poll_seconds, presence_seconds=desk.presence_seconds, rasa_timeout=desk.rasa_timeout,
+        trusted_proxies=settings.trusted_proxies,
     )

@@ -1,2 +1,3 @@
-"""Kefu's NLU pieces: the shared entity patterns, the mixed-script tokenizer
-registered with Rasa, and the generator of the product lookup table."""
+"""Kefu's NLU: the Rasa components (the mixed-script tokenizer, the linear
+intent and topic classifiers), the shared entity patterns, and the tools
+that keep the training data sound (the product lookup table, validation)."""

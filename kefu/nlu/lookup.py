@@ -23,7 +23,7 @@ from typing import Any, Dict, List
 
 import yaml
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import PROJECT_ROOT
 from kefu.nlu.patterns import ENTITY_PATTERNS, term_regex
 
 CATALOG = PROJECT_ROOT / "data" / "catalog" / "products.yml"

@@ -20,7 +20,10 @@ ENTITY_PATTERNS: dict[str, str] = {
     "order_id": r"(?<!\d)\d{16}(?!\d)",
     "phone": r"(?<!\d)1[3-9]\d{9}(?!\d)",
     # a count of items: Arabic digits right before a measure word ("2件", "3 pcs")
-    "quantity": r"(?<![\d.])\d{1,4}(?=\s*(?:件|个|台|双|瓶|盒|箱|套|支|条|包|罐|袋|只|部|份|pcs\b|pieces\b|units\b|items\b|boxes\b|pairs\b|bottles\b))",
+    "quantity": (
+        r"(?<![\d.])\d{1,4}(?=\s*(?:件|个|台|双|瓶|盒|箱|套|支|条|包|罐|袋|只|部|份"
+        r"|pcs\b|pieces\b|units\b|items\b|boxes\b|pairs\b|bottles\b))"
+    ),
 }
 
 _COMPILED = {name: re.compile(rx) for name, rx in ENTITY_PATTERNS.items()}

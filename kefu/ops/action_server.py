@@ -31,7 +31,7 @@ from kefu.core.secrets import secret
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Kefu-Action-Token"
-#: what needs no token: the health check the launcher and nginx poll
+#: what needs no token: the health check the supervisor and nginx poll
 PUBLIC_PATHS = {"/health"}
 
 

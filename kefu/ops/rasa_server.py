@@ -26,6 +26,7 @@ import os
 import sys
 from typing import List, Optional
 
+from kefu.core.config import load_settings
 from kefu.core.secrets import secret
 
 
@@ -43,10 +44,6 @@ def rasa_argv(port: int, model: Optional[str], endpoints: str, credentials: str,
     return argv
 
 
-def cors_origins() -> List[str]:
-    return [o.strip() for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",") if o.strip()]
-
-
 def main(args: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="One Rasa server for Kefu (local interface, JWT-protected API).")
     parser.add_argument("--port", type=int, default=5005)
@@ -59,7 +56,7 @@ def main(args: Optional[List[str]] = None) -> None:
     # endpoints.yml sends it to the action server as ${KEFU_ACTION_TOKEN}
     os.environ.setdefault("KEFU_ACTION_TOKEN", secret("action_token"))
     sys.argv = rasa_argv(options.port, options.model, options.endpoints, options.credentials, options.host,
-                         options.api, cors_origins())
+                         options.api, list(load_settings().cors_origins))
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -1,2 +1,3 @@
-"""The shop backend: one data layer (SQLAlchemy + Alembic) for SQLite and
-PostgreSQL. Actions use :class:`kefu.store.shop.ShopStore`, nothing else."""
+"""The data layer: one SQLAlchemy + Alembic schema for SQLite and PostgreSQL
+(`models/` by area, `migrations/`), the shop (`shop.py`, what actions read
+and write), the agent desk (`desk/`), rate limits and the demo shop's seed."""

@@ -6,14 +6,18 @@ can answer "the system is busy" instead of hanging the conversation.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 CONNECT_TIMEOUT_SECONDS = 3
@@ -42,7 +46,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # the action server and seeding may overlap
@@ -64,7 +68,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str) -> "Config":
     from alembic.config import Config
 
     config = Config()
@@ -101,6 +105,11 @@ def create_database_if_missing(url: str) -> None:
         server.dispose()
 
 
+#: alembic's command API keeps its context in module globals: two threads
+#: migrating at once (two embedded stacks started side by side) would clash
+_MIGRATING = threading.Lock()
+
+
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the newest schema (creating the
     database first if the server does not have it yet)."""
@@ -110,4 +119,5 @@ def migrate(url: str) -> None:
         make_engine(url).dispose()  # creates the file's directory
     else:
         create_database_if_missing(url)
-    command.upgrade(alembic_config(url), "head")
+    with _MIGRATING:
+        command.upgrade(alembic_config(url), "head")

@@ -17,14 +17,16 @@ import argparse
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from kefu.config import load_settings
+from kefu.core.clock import to_db
+from kefu.core.config import load_settings
+from kefu.core.privacy import mask_phone
 from kefu.nlu.lookup import load_catalog
-from kefu.privacy import mask_phone
 from kefu.store.db import make_engine, migrate, session_scope
 from kefu.store.models import (
     AftersaleRequest,
@@ -40,7 +42,6 @@ from kefu.store.models import (
     Ticket,
     TrackingEvent,
 )
-from kefu.core.clock import to_db
 from kefu.store.shop import TICKET_SLA
 
 DEMO_CUSTOMER = {"name": "张三", "phone": "13800005678", "email": "zhangsan@example.com"}
@@ -49,12 +50,19 @@ OTHER_CUSTOMER = {"name": "李四", "phone": "13900001234", "email": "lisi@examp
 DEMO_IDENTITIES = [("telegram", "10001"), ("wechat", "o-demo-openid-zhangsan")]
 DEMO_ADDRESS = "上海市浦东新区张江路88号3栋1201室"
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉亮俊晨宇欣怡子涵浩然梓轩雨萱思远佳琪一诺"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁"
+    "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕"
+    "彬鹏辉亮俊晨宇欣怡子涵浩然梓轩雨萱思远佳琪一诺"
+)
 CITIES = [
     ("北京市", "朝阳区", "建国路"), ("上海市", "浦东新区", "世纪大道"), ("广东省广州市", "天河区", "天河路"),
     ("广东省深圳市", "南山区", "科技园路"), ("浙江省杭州市", "西湖区", "文三路"), ("江苏省南京市", "鼓楼区", "中山路"),
-    ("四川省成都市", "武侯区", "人民南路"), ("湖北省武汉市", "洪山区", "珞喻路"), ("陕西省西安市", "雁塔区", "长安南路"),
+    ("四川省成都市", "武侯区", "人民南路"), ("湖北省武汉市", "洪山区", "珞喻路"),
+    ("陕西省西安市", "雁塔区", "长安南路"),
     ("重庆市", "渝中区", "解放碑路"), ("山东省青岛市", "市南区", "香港中路"), ("新疆乌鲁木齐市", "天山区", "解放北路"),
 ]
 HUBS = [("杭州转运中心", "Hangzhou hub"), ("上海转运中心", "Shanghai hub"), ("广州转运中心", "Guangzhou hub"),
@@ -104,7 +112,7 @@ def seed(engine: Engine, seed: int = 42, orders: int = 3000, now: Optional[datet
     return True
 
 
-def _catalogue(s, rng: random.Random) -> _Built:  # type: ignore[no-untyped-def]
+def _catalogue(s: Session, rng: random.Random) -> _Built:
     catalog = load_catalog()
     for c in catalog["categories"]:
         s.add(Category(code=c["code"], name_zh=c["zh"], name_en=c["en"], returnable=c["returnable"],
@@ -142,7 +150,7 @@ def _shop_price(cents: float) -> int:
     return int(round(cents, -1))
 
 
-def _demo_customers(s):  # type: ignore[no-untyped-def]
+def _demo_customers(s: Session) -> Tuple[Customer, Customer]:
     demo = Customer(created_at=datetime(2024, 3, 1), **DEMO_CUSTOMER)
     other = Customer(created_at=datetime(2024, 5, 1), **OTHER_CUSTOMER)
     s.add_all([demo, other])
@@ -152,7 +160,7 @@ def _demo_customers(s):  # type: ignore[no-untyped-def]
     return demo, other
 
 
-def _demo_orders(s, built: _Built, demo: Customer, other: Customer, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _demo_orders(s: Session, built: _Built, demo: Customer, other: Customer, now: datetime) -> None:
     """The orders the README and the tests talk about, relative to ``now``."""
     plan = [
         # suffix, customer, product, status, days since order, days since delivery
@@ -190,7 +198,7 @@ def _demo_orders(s, built: _Built, demo: Customer, other: Customer, now: datetim
     ticket.id = f"TK{ticket.number:08d}"
 
 
-def _customers(s, rng: random.Random, count: int, now: datetime) -> List[Customer]:  # type: ignore[no-untyped-def]
+def _customers(s: Session, rng: random.Random, count: int, now: datetime) -> List[Customer]:
     customers = []
     for n in range(count):
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2])))
@@ -208,7 +216,8 @@ def _customers(s, rng: random.Random, count: int, now: datetime) -> List[Custome
     return customers
 
 
-def _orders(s, rng: random.Random, built: _Built, customers: List[Customer], count: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _orders(s: Session, rng: random.Random, built: _Built, customers: List[Customer], count: int,
+            now: datetime) -> None:
     statuses = list(STATUS_WEIGHTS)
     weights = list(STATUS_WEIGHTS.values())
     for n in range(count):
@@ -231,8 +240,9 @@ def _orders(s, rng: random.Random, built: _Built, customers: List[Customer], cou
             s.flush()
 
 
-def _make_order(s, order_id: str, customer: Customer, status: str, items, created: datetime,  # type: ignore[no-untyped-def]
-                delivered: Optional[datetime], address: str, rng: random.Random, now: datetime) -> None:
+def _make_order(s: Session, order_id: str, customer: Customer, status: str, items: Sequence[Tuple[Product, int]],
+                created: datetime, delivered: Optional[datetime], address: str, rng: random.Random,
+                now: datetime) -> None:
     total = sum(p.price_cents * q for p, q in items)
     total += 0 if total >= 9900 else 800  # shipping fee below 99 CNY
     order = Order(id=order_id, customer_id=customer.id, status=status, total_cents=total,
@@ -259,7 +269,8 @@ def _make_order(s, order_id: str, customer: Customer, status: str, items, create
     _ship(s, order, paid, delivered, rng, now)
 
 
-def _ship(s, order: Order, paid: datetime, delivered: Optional[datetime], rng: random.Random, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def _ship(s: Session, order: Order, paid: datetime, delivered: Optional[datetime], rng: random.Random,
+          now: datetime) -> None:
     shipped = paid + timedelta(hours=rng.randint(4, 40))
     carrier, prefix = rng.choice(CARRIERS)
     eta = shipped + timedelta(days=3)

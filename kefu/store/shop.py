@@ -265,7 +265,8 @@ class ShopStore:
                 for payment in s.execute(select(Payment).where(Payment.order_id == order_id)).scalars():
                     payment.status = "refunded"
             for item in order.items:  # the goods go back on the shelf
-                s.execute(update(Product).where(Product.id == item.product_id).values(stock=Product.stock + item.quantity))
+                s.execute(update(Product).where(Product.id == item.product_id)
+                          .values(stock=Product.stock + item.quantity))
             order.status, order.cancelled_at = "cancelled", now
             return ChangeResult(True)
 
@@ -440,10 +441,14 @@ def _eligibility(s: Any, order: Optional[Order], kind: str, now: datetime) -> El
         return Eligibility(False, "already_requested")
     if kind == "refund":
         # Refund only (仅退款): paid but not shipped, or shipped and not received.
-        return Eligibility(True) if order.status in ("paid", "shipped") else Eligibility(False, "refund_needs_return" if order.status == "delivered" else "not_paid")
+        return (Eligibility(True) if order.status in ("paid", "shipped")
+                else Eligibility(False, "refund_needs_return" if order.status == "delivered" else "not_paid"))
     if order.status != "delivered":
         return Eligibility(False, "not_delivered")
-    if now - from_db(order.delivered_at) > RETURN_WINDOW:
+    delivered_at = from_db(order.delivered_at)
+    if delivered_at is None:  # a delivered order is always stamped; without it the window cannot be told
+        raise ValueError(f"order {order.id} is delivered but has no delivered_at")
+    if now - delivered_at > RETURN_WINDOW:
         return Eligibility(False, "window_expired")
     if any(not item.product.category.returnable for item in order.items):
         return Eligibility(False, "not_returnable")

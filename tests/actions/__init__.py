@@ -1,0 +1,1 @@
+"""The custom actions against a real shop database (SQLite and PostgreSQL)."""

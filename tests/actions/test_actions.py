@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from actions import aftersale, backend, dialogue, handoff, orders, products, satisfaction, tickets
 from kefu.core import ids
+from kefu.core import responses as kefu_responses
 from kefu.store.db import make_engine
 from kefu.store.shop import ShopStore
 
@@ -77,6 +78,13 @@ def run(action, t: Tracker):
     return dispatcher.messages, events
 
 
+def said(message: Dict[str, Any], lang: str = "zh") -> str:
+    """The text the shopper reads: the message's response of domain.yml,
+    filled with the values the action sent, as Rasa's NLG fills it."""
+    values = {k: v for k, v in message.items() if v is not None and k != "response"}
+    return kefu_responses.text(message["response"], lang, **values)
+
+
 def responses(messages) -> List[str]:
     return [m.get("response") for m in messages]
 
@@ -119,19 +127,21 @@ def test_three_wrong_proofs_lock_the_conversation(shop):
     assert responses(messages) == ["utter_verification_locked"]
     # another conversation is not affected
     fresh = tracker({"order_id": SHIPPED}, "", sender="someone-else")
-    assert "phone_last4" in asyncio.run(form.required_slots(["order_id", "phone_last4"], CollectingDispatcher(), fresh, DOMAIN))
+    assert "phone_last4" in asyncio.run(form.required_slots(["order_id", "phone_last4"], CollectingDispatcher(), fresh,
+                                                            DOMAIN))
 
 
 def guess(digits: str, order_id: str = SHIPPED, sender: str = "guesser", client: Optional[str] = None):
     """One proof attempt through the form, as the shopper's reply would make it."""
-    return run(orders.ValidateOrderStatusForm(), tracker({"order_id": order_id}, digits, set_now={"phone_last4": digits},
+    return run(orders.ValidateOrderStatusForm(), tracker({"order_id": order_id}, digits,
+                                                         set_now={"phone_last4": digits},
                                                          sender=sender, client=client))
 
 
 def needs_digits(order_id: str = SHIPPED, sender: str = "someone", client: Optional[str] = None) -> List[str]:
     return asyncio.run(orders.ValidateOrderStatusForm().required_slots(
-        ["order_id", "phone_last4"], CollectingDispatcher(), tracker({"order_id": order_id}, sender=sender, client=client),
-        DOMAIN))
+        ["order_id", "phone_last4"], CollectingDispatcher(),
+        tracker({"order_id": order_id}, sender=sender, client=client), DOMAIN))
 
 
 def test_rotating_senders_do_not_buy_new_guesses_for_an_order(shop):
@@ -254,7 +264,8 @@ def test_identities_a_client_can_choose_prove_nothing(shop, sender, channel):
     assert messages == [] and slot_values(events) == {"requested_slot": None}
     assert asyncio.run(orders.ValidateOrderStatusForm().required_slots(
         ["order_id", "phone_last4"], CollectingDispatcher(), tracker({"order_id": SHIPPED}, sender=sender,
-                                                                      channel=channel), DOMAIN)) == ["order_id", "phone_last4"]
+                                                                      channel=channel),
+        DOMAIN)) == ["order_id", "phone_last4"]
 
 
 # -- cancel and change address ------------------------------------------------------------
@@ -341,7 +352,8 @@ def test_aftersale_status_by_number_only_for_its_owner(shop):
 def test_complaint_ticket_is_high_priority_with_a_masked_excerpt(shop):
     history = [{"event": "user", "text": "我手机13912345678 快递员把包裹扔门口"}, {"event": "bot", "text": "很抱歉"}]
     detail = "快递员态度太差，包裹直接扔门口，电话13912345678"
-    assert tickets.ValidateComplaintForm().validate_complaint_detail("差", CollectingDispatcher(), tracker(), DOMAIN) == {"complaint_detail": None}
+    assert tickets.ValidateComplaintForm().validate_complaint_detail(
+        "差", CollectingDispatcher(), tracker(), DOMAIN) == {"complaint_detail": None}
     messages, _ = run(tickets.ActionSubmitComplaint(), tracker({"complaint_detail": detail}, events=history))
     number = messages[0]["ticket_id"]
     with shop.engine.connect() as db:
@@ -372,7 +384,7 @@ def test_ticket_status_only_for_whoever_opened_it(shop):
 def test_product_price_from_the_catalogue(shop):
     entity = [{"entity": "product", "value": "AirPods Pro"}]
     messages, _ = run(products.ActionProductInfo(), tracker(text="AirPods Pro多少钱", entities=entity))
-    assert "AirPods Pro" in messages[0]["details"] and "¥" in messages[0]["details"]
+    assert "AirPods Pro" in said(messages[0]) and "¥" in said(messages[0]) and "可选款式" in said(messages[0])
     unknown, _ = run(products.ActionProductInfo(), tracker(entities=[{"entity": "product", "value": "火星车"}]))
     assert responses(unknown) == ["utter_product_unknown"]
     nothing, _ = run(products.ActionProductInfo(), tracker())
@@ -386,13 +398,15 @@ def test_stock_is_read_live(shop):
         db.execute(text("update products set stock = 3 where id = :i"), {"i": variants[0].id})
     messages, _ = run(products.ActionCheckStock(), tracker(entities=[{"entity": "product", "value": "小米14"}],
                                                            slots={"language": "en"}))
-    details = messages[0]["details"]
+    details = said(messages[0], "en")
     assert f"{variants[0].name}: in stock (3 left)" in details and "out of stock" in details
 
 
 def test_warranty_of_a_product(shop):
     messages, _ = run(products.ActionWarrantyInfo(), tracker(entities=[{"entity": "product", "value": "戴森吹风机"}]))
-    assert "24个月" in messages[0]["details"]
+    assert "戴森吹风机享受24个月官方保修" in said(messages[0])
+    general, _ = run(products.ActionWarrantyInfo(), tracker(slots={"language": "en"}))
+    assert "12-month warranty" in said(general[0], "en")
 
 
 # -- rating, handoff ------------------------------------------------------------------------------
@@ -435,7 +449,8 @@ def test_handoff_queues_with_a_summary_and_silences_the_bot(shop, agents_at_work
     assert messages[0]["response"] == "utter_handoff" and messages[0]["position"] == 1
     assert slot_values(events)["handoff_active"] is True
     with shop.engine.connect() as db:
-        channel, reason, summary, status = db.execute(text("select channel, reason, summary, status from handoffs")).one()
+        channel, reason, summary, status = db.execute(
+            text("select channel, reason, summary, status from handoffs")).one()
     assert (channel, reason, status) == ("wechat", "requested", "waiting")
     assert "check_order_status" in summary and SHIPPED in summary
     # the shopper's next words reach the desk, the bot says nothing
@@ -443,7 +458,8 @@ def test_handoff_queues_with_a_summary_and_silences_the_bot(shop, agents_at_work
                                                            channel="wechat"))
     assert relayed == []
     with shop.engine.connect() as db:
-        assert db.execute(text("select text from handoff_messages where sender = 'shopper'")).scalar() == "还在吗 我急用"
+        assert db.execute(
+            text("select text from handoff_messages where sender = 'shopper'")).scalar() == "还在吗 我急用"
 
 
 def test_after_hours_a_ticket_instead_of_a_queue(shop, agents_off_duty):
@@ -537,7 +553,8 @@ def test_tickets_from_one_conversation_or_address_are_limited(shop):
     detail = {"complaint_detail": "快递员态度太差，包裹直接扔在门口"}
     said = [responses(run(tickets.ActionSubmitComplaint(), tracker(detail, sender="spammer"))[0])[0] for _ in range(7)]
     assert said[:6] == ["utter_complaint_ticket"] * 6 and said[6] == "utter_too_many_requests"
-    rotating = [responses(run(tickets.ActionSubmitComplaint(), tracker(detail, sender=f"rot-{n}", client="203.0.113.9"))[0])[0]
+    rotating = [responses(run(tickets.ActionSubmitComplaint(),
+                              tracker(detail, sender=f"rot-{n}", client="203.0.113.9"))[0])[0]
                 for n in range(51)]
     assert rotating.count("utter_complaint_ticket") == 50 and rotating[-1] == "utter_too_many_requests"
     assert count(shop, "select count(*) from tickets where category = 'complaint'") == 56

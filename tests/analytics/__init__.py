@@ -1,0 +1,1 @@
+"""Analytics: ingestion from the tracker store and RabbitMQ, the figures, the dashboard."""

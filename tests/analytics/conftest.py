@@ -10,7 +10,7 @@ from kefu.desk.dashboard import register
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine, migrate
 from tests.analytics.seeded import create_tracker_store, day1_events, seed_shop, write_events
-from tests.desk.conftest import JWT_SECRET, ServedApp, desk_store, desk_url, fake_rasa, make_agent  # noqa: F401 - fixtures
+from tests.desk.conftest import JWT_SECRET, ServedApp, desk_store, desk_url, fake_rasa, make_agent  # noqa: F401 - fixtures pytest finds by name
 
 
 @pytest.fixture
@@ -27,14 +27,14 @@ def shop_engine(tmp_path):
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     migrate(url)
     engine = make_engine(url)
-    engine.url_text = url  # type: ignore[attr-defined]
+    engine.url_text = url
     seed_shop(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def dashboard(desk_url, desk_store, fake_rasa, tracker_url):  # noqa: F811
+def dashboard(desk_url, desk_store, fake_rasa, tracker_url):  # noqa: F811 - pytest passes the imported fixtures
     """The desk app with the dashboard, on the seeded shop (SQLite and PostgreSQL)."""
     seed_shop(desk_store.engine)
     settings = DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, rasa_jwt_secret=JWT_SECRET,

@@ -44,12 +44,14 @@ def _user(t: datetime, said: str, intent: str, confidence: float, channel: str,
     from rasa.shared.core.events import UserUttered
 
     parse: Dict[str, Any] = {"intent": {"name": intent, "confidence": confidence}, "entities": [],
-                             "intent_ranking": [{"name": n, "confidence": c} for n, c in (ranking or [(intent, confidence)])]}
+                             "intent_ranking": [{"name": n, "confidence": c}
+                                                for n, c in (ranking or [(intent, confidence)])]}
     if retrieval:
         parse["response_selector"] = {
             "all_retrieval_intents": ["faq", "ask_shipping_time", "request_return"],
             retrieval.split("/")[0]: {"response": {"intent_response_key": retrieval, "confidence": confidence,
-                                                   "responses": [{"text": "..."}], "utter_action": f"utter_{retrieval}"},
+                                                   "responses": [{"text": "..."}],
+                                                   "utter_action": f"utter_{retrieval}"},
                                       "ranking": []},
         }
     return UserUttered(said, intent=parse["intent"], parse_data=parse, input_channel=channel,
@@ -84,7 +86,10 @@ def day1_events() -> List[Tuple[str, Dict[str, Any]]]:
     """(sender, event) in the order Rasa stored them (conversations interleave)."""
     d = DAY1
     e: List[Tuple[str, Dict[str, Any]]] = []
-    add = lambda sender, events: e.extend((sender, ev) for ev in events)  # noqa: E731
+
+    def add(sender: str, events: List[Dict[str, Any]]) -> None:
+        e.extend((sender, ev) for ev in events)
+
     add("web:s1", _session(at(d, 9, 10)))
     add("web:s1", [_user(at(d, 9, 10, 1), "你好", "greet", 0.95, "socketio"), *_turn(at(d, 9, 10, 1), "utter_greet")])
     add("web:s1", [_user(at(d, 9, 10, 30), "我的订单到哪了", "check_order_status", 0.91, "socketio"),
@@ -100,12 +105,14 @@ def day1_events() -> List[Tuple[str, Dict[str, Any]]]:
                  _action(at(d, 10, 5, 2), "action_two_stage_fallback"), _bot(at(d, 10, 5, 2), "您是想取消订单吗？"),
                  _action(at(d, 10, 5, 3), "action_listen")])
     add("wechat:o4", _session(at(d, 10, 30)))
-    add("telegram:3", [_user(at(d, 10, 6), "转人工", "request_human", 0.97, "telegram"), *_turn(at(d, 10, 6), "action_handoff")])
+    add("telegram:3", [_user(at(d, 10, 6), "转人工", "request_human", 0.97, "telegram"),
+                       *_turn(at(d, 10, 6), "action_handoff")])
     add("wechat:o4", [_user(at(d, 10, 30, 5), "你们太坑了", "complain", 0.55, "wechat",
                        ranking=[("complain", 0.55), ("request_refund", 0.3)]),
                  *_turn(at(d, 10, 30, 5), "action_handoff")])
     add("web:s5", _session(at(d, 11, 15)))
-    add("web:s5", [_user(at(d, 11, 15, 5), "运费多少", "ask_shipping_time", 0.88, "socketio", "ask_shipping_time/shipping_fee"),
+    add("web:s5", [_user(at(d, 11, 15, 5), "运费多少", "ask_shipping_time", 0.88, "socketio",
+                         "ask_shipping_time/shipping_fee"),
                   *_turn(at(d, 11, 15, 5), "utter_ask_shipping_time")])
     add("web:s5", [_user(at(d, 11, 16), "呃呃呃", "out_of_scope", 0.8, "socketio"),
                   _action(at(d, 11, 16, 1), "action_default_fallback"), _bot(at(d, 11, 16, 1), "抱歉没听懂"),
@@ -146,17 +153,20 @@ def write_events(url: str, events: List[Tuple[str, Dict[str, Any]]]) -> None:
     engine.dispose()
 
 
-def seed_shop(engine) -> Dict[str, int]:  # type: ignore[no-untyped-def]
+def seed_shop(engine) -> Dict[str, int]:
     """Agents, handoffs and ratings of the seeded conversations; the agents' ids."""
     store = DeskStore(engine)
     li = store.add_agent("an_li", "小李", "correct horse 123")
     wang = store.add_agent("an_wang", "小王", "correct horse 123")
-    naive = lambda t: t.astimezone(timezone.utc).replace(tzinfo=None)  # noqa: E731
+
+    def naive(t: datetime) -> datetime:
+        return t.astimezone(timezone.utc).replace(tzinfo=None)
+
     s3 = at(DAY1, 10, 6, 5)
     s4 = at(DAY1, 10, 30, 10)
     with session_scope(engine) as s:
-        s.add(Handoff(conversation_id="telegram:3", channel="telegram", reason="requested", summary="{}", status="closed",
-                      created_at=naive(s3), assigned_at=naive(s3 + timedelta(seconds=60)),
+        s.add(Handoff(conversation_id="telegram:3", channel="telegram", reason="requested", summary="{}",
+                      status="closed", created_at=naive(s3), assigned_at=naive(s3 + timedelta(seconds=60)),
                       first_response_at=naive(s3 + timedelta(seconds=120)),
                       closed_at=naive(s3 + timedelta(seconds=600)), agent_id=li, language="zh"))
         s.add(Handoff(conversation_id="wechat:o4", channel="wechat", reason="complaint", summary="{}", status="closed",

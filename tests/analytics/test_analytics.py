@@ -57,7 +57,8 @@ def test_report_html_and_charts_carry_the_same_figures(shop_engine, tracker_url,
         "handoffs.avg_resolution_seconds": "900.0", "csat.average": "3.5", "csat.count": "4",
         "conversations.by_channel.web.count": "3", "handoffs.by_reason.complaint.count": "1",
         "faq_topics.faq/authenticity.count": "1", "intents.greet.count": "2",
-        "csat.by_agent.小李.average": "4.0", "csat.by_agent.bot.average": "4.0", "csat.by_channel.wechat.average": "2.0",
+        "csat.by_agent.小李.average": "4.0", "csat.by_agent.bot.average": "4.0",
+        "csat.by_channel.wechat.average": "2.0",
     }
     assert {k: values.get(k) for k in expected} == expected
     assert "57.1%" in html and "你们太坑了" in html
@@ -71,7 +72,7 @@ def test_report_html_and_charts_carry_the_same_figures(shop_engine, tracker_url,
     assert_figures(report_json(out), BOTH_DAYS)
 
 
-def report_json(out):  # type: ignore[no-untyped-def]
+def report_json(out):
     import json
 
     return json.loads((out / "metrics.json").read_text(encoding="utf-8"))

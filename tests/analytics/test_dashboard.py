@@ -2,7 +2,6 @@
 PostgreSQL when present), needs a login, and renders in real Chromium."""
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
@@ -45,7 +44,10 @@ def test_dashboard_api_gives_the_seeded_figures(dashboard, make_agent):
     messages = boss.get("/api/analytics/misunderstood", params={"status": "new"}).json()["messages"]
     assert len(messages) == 3
     target = next(m for m in messages if m["text"] == "你们太坑了")
-    post = lambda body: boss.post(f"/api/analytics/misunderstood/{target['id']}/label", json=body)  # noqa: E731
+
+    def post(body):
+        return boss.post(f"/api/analytics/misunderstood/{target['id']}/label", json=body)
+
     assert post({"intent": "bad intent!"}).status_code == 400
     labelled = post({"intent": "complain"})
     assert labelled.status_code == 200 and labelled.json()["message"]["status"] == "labelled"

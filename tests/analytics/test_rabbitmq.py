@@ -18,7 +18,7 @@ from tests.conftest import IN_CI
 aio_pika = pytest.importorskip("aio_pika")
 
 
-async def _publish(url: str, queue: str, bodies) -> None:  # type: ignore[no-untyped-def]
+async def _publish(url: str, queue: str, bodies) -> None:
     connection = await aio_pika.connect_robust(url, timeout=5)
     async with connection:
         channel = await connection.channel()
@@ -40,7 +40,7 @@ def rabbitmq() -> str:
     try:
         asyncio.run(asyncio.wait_for(_publish(url, "kefu_events_probe", []), 8))
         asyncio.run(_delete(url, "kefu_events_probe"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if IN_CI:
             pytest.fail(f"RabbitMQ at {url} must be reachable under CI: {error!r}")
         pytest.skip(f"no RabbitMQ at {url} on this machine ({type(error).__name__})")

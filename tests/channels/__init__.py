@@ -1,0 +1,1 @@
+"""Each connector over its real wire format, against local fake protocol servers."""

@@ -12,23 +12,17 @@ from typing import Any, List
 
 import pytest
 
-from channels.mail import (
-    MAX_REPLIES_PER_HOUR,
-    MailConfig,
-    MailInput,
-    build_reply,
-    conversation_id,
-    html_to_text,
-    match_option,
-    parse_mail,
-    render_reply,
-    reply_subject,
-    skip_reason,
-    strip_quoted,
-)
-from kefu.store.channel_state import ChannelState, Thread
+from channels.mail import MailInput
+from channels.mail.channel import conversation_id
+from channels.mail.config import MailConfig
+from channels.mail.output import MAX_REPLIES_PER_HOUR
+from channels.mail.parse import html_to_text, match_option, parse_mail, reply_subject, skip_reason, strip_quoted
+from channels.mail.render import build_reply, render_reply
+from kefu.state import Thread
+from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
-from tests.channels.mail_servers import (
+from tests.conftest import free_port, start_kefu
+from tests.support.mail_servers import (
     IMAP_PASSWORD,
     IMAP_USER,
     ImapServer,
@@ -37,7 +31,6 @@ from tests.channels.mail_servers import (
     shopper_mail,
     text_part,
 )
-from tests.conftest import free_port, start_kefu
 
 SHOPPER = "zhangsan@example.com"
 BUTTONS = [
@@ -136,7 +129,7 @@ def test_a_new_conversation_is_keyed_by_its_first_mail_and_its_sender():
         ("回复：Re: 订单咨询", "Re: 订单咨询"),
         ("Re[2]: order", "Re: order"),
         ("Regarding my order", "Re: Regarding my order"),
-        ("", "Re: 您的咨询"),
+        ("", "Re: 您的咨询 / Your question"),
     ],
 )
 def test_reply_subject_never_stacks_re(subject, expected):
@@ -229,10 +222,10 @@ def smtp():
 
 
 @pytest.fixture
-def state(tmp_path) -> ChannelState:
+def state(tmp_path) -> SqlChannelState:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
-    return ChannelState(make_engine(url))
+    return SqlChannelState(make_engine(url))
 
 
 @pytest.fixture
@@ -243,7 +236,7 @@ def servers(imap, smtp):
     return imap, smtp
 
 
-def make_channel(imap: ImapServer, smtp_port: int, state: ChannelState) -> MailInput:
+def make_channel(imap: ImapServer, smtp_port: int, state: SqlChannelState) -> MailInput:
     config = MailConfig(
         address=IMAP_USER, imap_host="127.0.0.1", imap_port=imap.port, imap_user=IMAP_USER,
         imap_password=IMAP_PASSWORD, imap_ssl=False, smtp_host="127.0.0.1", smtp_port=smtp_port,
@@ -261,7 +254,8 @@ class Bot:
 
     async def __call__(self, message) -> None:
         self.received.append(message)
-        await message.output_channel.send_response(message.sender_id, {"text": f"收到：{message.text}", "buttons": list(BUTTONS)})
+        await message.output_channel.send_response(message.sender_id,
+                                                   {"text": f"收到：{message.text}", "buttons": list(BUTTONS)})
         await message.output_channel.send_response(message.sender_id, {"text": "商品图片", "image": "https://shop.test/p.png"})
 
 

@@ -17,7 +17,7 @@ from sanic import Sanic
 from channels.edge import TRY_AGAIN, answering_failures
 from channels.rest import BadRequest, ReliableRestInput, parse_body
 from kefu.core import ids
-from kefu.launcher import effective_credentials
+from kefu.ops.files import effective_credentials
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_no_answer_outside_a_handoff_is_answered_with_try_again_on_any_output():
             self.sent.append({"text": text})
 
     pushing = Pushing()
-    asyncio.run(answering_failures(silent, no_agent)(UserMessage("hi", pushing, "web:abc")))  # type: ignore[arg-type]
+    asyncio.run(answering_failures(silent, no_agent)(UserMessage("hi", pushing, "web:abc")))
     assert pushing.sent == [{"text": TRY_AGAIN}]
 
 

@@ -15,16 +15,28 @@ import httpx
 import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
+from rasa.shared.exceptions import RasaException
 from sanic import Sanic
 
 from channels.telegram import (
-    GREET, MalformedUpdate, TelegramInput, TelegramOutput, callback_data_for, callback_key, command_text,
-    parse_update, polite, render_keyboard, secret_ok, split_text,
+    GREET,
+    MalformedUpdate,
+    TelegramInput,
+    TelegramOutput,
+    callback_data_for,
+    callback_key,
+    command_text,
+    parse_update,
+    polite,
+    render_keyboard,
+    secret_ok,
+    split_text,
 )
-from kefu.store.channel_state import ChannelState, channel_state, use_channel_state
+from kefu.state import channel_state, use_channel_state
+from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
-from tests.channels.fake_telegram import FakeTelegram
 from tests.conftest import free_port, rasa_api, start_kefu
+from tests.support.fake_telegram import FakeTelegram
 
 SECRET = "s3cret-Token_for-tests"
 CHAT = 424242
@@ -41,7 +53,7 @@ BUTTONS = [
 def state(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
-    use_channel_state(ChannelState(make_engine(url)))
+    use_channel_state(SqlChannelState(make_engine(url)))
     yield channel_state()
     use_channel_state(None)
 
@@ -117,7 +129,7 @@ async def webhook(tg, state):
     kefu = Kefu()
     # Rasa's register() calls blueprint(on_new_message) with its own handler; ours is the fake
     channel_blueprint = channel.blueprint
-    channel.blueprint = lambda _handler: channel_blueprint(kefu)  # type: ignore[method-assign]
+    channel.blueprint = lambda on_new_message: channel_blueprint(kefu)  # type: ignore[method-assign]  # a test double
     _, server = await start_server(channel, kefu, port)
     yield Server(channel, kefu, f"http://127.0.0.1:{port}")
     await stop_server(server)
@@ -208,7 +220,7 @@ def test_credentials():
         TelegramInput.from_credentials({"token": "1:a"})
     with pytest.raises(ValueError, match="mode"):
         TelegramInput.from_credentials({"token": "1:a", "mode": "push", "webhook_secret": "s"})
-    with pytest.raises(Exception):
+    with pytest.raises(RasaException):
         TelegramInput.from_credentials({"webhook_secret": "s"})
 
 
@@ -411,7 +423,7 @@ async def test_polling_runs_with_the_server(tg, state):
     channel = TelegramInput(tg.token, mode="polling", api_base=tg.api_base, poll_timeout=20)
     kefu = Kefu()
     channel_blueprint = channel.blueprint
-    channel.blueprint = lambda _handler: channel_blueprint(kefu)  # type: ignore[method-assign]
+    channel.blueprint = lambda on_new_message: channel_blueprint(kefu)  # type: ignore[method-assign]  # a test double
     _, server = await start_server(channel, kefu, free_port())
     tg.queue(tg.text_update(CHAT, "hi"))
     await tg.await_for(lambda: kefu.texts == ["hi"])

@@ -37,7 +37,9 @@ from channels.webchat import (
     session_id_for,
 )
 from kefu.core import ids
-from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
+from kefu.core.ids import recipient_key
+from kefu.state import use_channel_state
+from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
 from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, rasa_api, start_kefu
 
@@ -97,7 +99,8 @@ def test_metadata_must_be_a_small_json_object():
 
 def test_replies_render_as_rasa_socketio_messages():
     assert render_text("第一段\n\n第二段") == [{"text": "第一段"}, {"text": "第二段"}]
-    buttons = [{"title": "转人工", "payload": "/request_human"}, {"title": "5 非常满意", "payload": '/inform{"rating": "5"}'}]
+    buttons = [{"title": "转人工", "payload": "/request_human"},
+               {"title": "5 非常满意", "payload": '/inform{"rating": "5"}'}]
     assert render_buttons("抱歉\n\n可以帮您", buttons) == [
         {"text": "抱歉"},
         {"text": "可以帮您", "quick_replies": [
@@ -109,13 +112,15 @@ def test_replies_render_as_rasa_socketio_messages():
         "attachment": {"type": "image", "payload": {"src": "https://img.example.com/a.png"}}}
     assert render_attachment("https://x.example.com/p.JPG?v=1")["attachment"]["type"] == "image"
     assert render_attachment("https://x.example.com/invoice.pdf") == {"text": "https://x.example.com/invoice.pdf"}
-    assert render_attachment({"type": "file", "payload": {"src": "u"}}) == {"attachment": {"type": "file", "payload": {"src": "u"}}}
+    assert render_attachment({"type": "file", "payload": {"src": "u"}}) == {
+        "attachment": {"type": "file", "payload": {"src": "u"}}}
     assert render_custom({"kind": "card"}) == {"custom": {"kind": "card"}}
 
 
 def test_notices_are_polite_and_in_the_shoppers_language():
     assert "太长" in render_notice("too_long", "zh")["text"]
-    assert "too long" in render_notice("too_long", "en", 100)["text"] and "100" in render_notice("too_long", "en", 100)["text"]
+    assert ("too long" in render_notice("too_long", "en", 100)["text"]
+            and "100" in render_notice("too_long", "en", 100)["text"])
     assert "刷新" in render_notice("no_session", "zh")["text"] and "reload" in render_notice("no_session", "en")["text"]
     assert "could not be read" in render_notice("malformed", "en")["text"]
     assert render_notice("empty", "en") is None
@@ -156,7 +161,7 @@ def test_credentials_pick_redis_from_the_key_or_the_environment(monkeypatch):
 def state(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
-    channel_state = ChannelState(make_engine(url))
+    channel_state = SqlChannelState(make_engine(url))
     use_channel_state(channel_state)
     yield channel_state
     use_channel_state(None)
@@ -285,7 +290,7 @@ def _redis_url() -> tuple:
         import redis
 
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return None, f"no Redis at {url} ({type(error).__name__})"
     return url, None
 
@@ -312,7 +317,7 @@ def cluster(shop_url, tmp_path_factory):
     def start(name: str) -> None:
         try:
             started[name] = _start(workdir / name, workdir / "tracker.db", shop_url, extra, env)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             started[name] = error
 
     threads = [threading.Thread(target=start, args=(name,)) for name in names]
@@ -416,7 +421,8 @@ def test_order_lookup_history_after_reload_and_quick_replies(web, browser, shop_
 
         _say(page, "今天天气怎么样", "回答不了")  # utter_out_of_scope comes with buttons
         page.locator(".kefu-wc-reply", has_text="转人工").click()
-        expect(page.locator(".kefu-wc-user .kefu-wc-bubble").last).to_have_text("转人工")  # the title, not /request_human
+        # the title, not /request_human
+        expect(page.locator(".kefu-wc-user .kefu-wc-bubble").last).to_have_text("转人工")
         expect(page.locator(".kefu-wc-reply", has_text="退换货")).to_have_count(0)  # spent
         # ... and the payload is what reached the assistant (what it answers is the handoff's business)
         deadline = time.monotonic() + 15
@@ -431,7 +437,7 @@ def test_order_lookup_history_after_reload_and_quick_replies(web, browser, shop_
         assert "/request_human" not in page.locator(".kefu-wc-log").inner_text()
     finally:
         context.close()
-    sent = ChannelState(make_engine(shop_url)).deliveries("webchat")
+    sent = SqlChannelState(make_engine(shop_url)).deliveries("webchat")
     assert sent and all(d.status == "sent" for d in sent)
 
 
@@ -444,7 +450,8 @@ def test_hostile_text_stays_text_links_and_images_render(web, browser):
         _say(page, '<img src=x onerror="window.pwned=1">你好', "")
         page.evaluate("""() => {
           const deliver = window.KefuWebchat.socket().listeners('bot_uttered')[0];
-          deliver({text: '<b onmouseover=alert(1)>物流</b> 详情见 https://shop.example.com/t?id=1&x=2 。 javascript:alert(1)'});
+          deliver({text: '<b onmouseover=alert(1)>物流</b> 详情见 https://shop.example.com/t?id=1&x=2 \
+。 javascript:alert(1)'});
           deliver({attachment: {type: 'image', payload: {src: 'https://img.example.com/p.png'}}});
           deliver({attachment: {type: 'image', payload: {src: 'javascript:alert(1)'}}});
         }""")
@@ -497,7 +504,8 @@ def test_push_through_rasa_api_and_after_a_dropped_connection(web, browser):
         _say(page, "你好", "小客")
         session_id = _session_id(page)
         _push(web.rasa_url, session_id, "utter_handoff")
-        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble", has_text="正在为您转接人工客服")).to_be_visible(timeout=10000)
+        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble",
+                            has_text="正在为您转接人工客服")).to_be_visible(timeout=10000)
 
         page.evaluate("() => window.KefuWebchat.socket().io.engine.close()")  # the network drops
         expect(page.locator(".kefu-wc-offline")).to_be_visible(timeout=5000)
@@ -505,7 +513,8 @@ def test_push_through_rasa_api_and_after_a_dropped_connection(web, browser):
         expect(page.locator(".kefu-wc-offline")).to_be_hidden(timeout=15000)
         assert _session_id(page) == session_id
         _push(web.rasa_url, session_id, "utter_anything_else")  # the page rejoined its room
-        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble", has_text="还有什么可以帮您的吗")).to_be_visible(timeout=10000)
+        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble",
+                            has_text="还有什么可以帮您的吗")).to_be_visible(timeout=10000)
     finally:
         context.close()
 
@@ -522,11 +531,13 @@ def test_push_through_another_server_process_reaches_the_page(cluster, browser):
         pytest.skip(f"{cluster['why_not']} on this machine: multi-process push not tested")
     a, b = cluster["a"], cluster["b"]
     for servers in (a, b):
-        assert requests.get(f"{servers.rasa_url}/webhooks/webchat/", timeout=5).json() == {"status": "ok", "redis": True}
+        assert requests.get(f"{servers.rasa_url}/webhooks/webchat/", timeout=5).json() == {"status": "ok",
+                                                                                          "redis": True}
     context, page = _open_widget(browser, f"{a.rasa_url}/webchat/demo")
     try:
         _say(page, "你好", "小客")
         _push(b.rasa_url, _session_id(page), "utter_handoff")
-        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble", has_text="正在为您转接人工客服")).to_be_visible(timeout=10000)
+        expect(page.locator(".kefu-wc-bot .kefu-wc-bubble",
+                            has_text="正在为您转接人工客服")).to_be_visible(timeout=10000)
     finally:
         context.close()

@@ -22,10 +22,10 @@ from wechatpy.utils import check_signature
 from channels.delivery import PermanentSendError
 from channels.wechat import (
     EMPTY_TEXT,
-    MalformedMessage,
     TOO_LONG,
     UNSUPPORTED,
     VOICE_NOT_UNDERSTOOD,
+    MalformedMessage,
     WeChatClient,
     WeChatInput,
     WeChatOutput,
@@ -40,10 +40,12 @@ from channels.wechat import (
     render_text,
     signature_ok,
 )
-from kefu.store.channel_state import ChannelState, recipient_key, use_channel_state
+from kefu.core.ids import recipient_key
+from kefu.state import use_channel_state
+from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
-from tests.channels.fake_wechat import FakeWeChatAPI, WeChatServer
 from tests.conftest import free_port, rasa_api, start_kefu
+from tests.support.fake_wechat import FakeWeChatAPI, WeChatServer
 
 TOKEN = "kefu-wechat-token"
 APP_ID = "wx1234567890abcdef"
@@ -161,7 +163,7 @@ def api():
 def state(tmp_path):
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
-    state = ChannelState(make_engine(url))
+    state = SqlChannelState(make_engine(url))
     use_channel_state(state)
     yield state
     use_channel_state(None)
@@ -299,7 +301,8 @@ async def test_stale_and_replayed_requests_are_refused(webhook, api):
 async def test_safe_mode_accepts_encrypted_messages_only(webhook, api):
     hook = await webhook(AES_KEY)
     wx, openid = WeChatServer(TOKEN, APP_ID, AES_KEY), new_openid()
-    status, _, _ = await hook.post(*wx.post(wx.text(openid, "明文消息"), openid=openid))  # validly signed, not encrypted
+    # validly signed, not encrypted
+    status, _, _ = await hook.post(*wx.post(wx.text(openid, "明文消息"), openid=openid))
     assert status == 403 and hook.bot.received == []
     status, body, _ = await hook.post(*wx.post(wx.text(openid, "密文消息"), encrypted=True, openid=openid))
     assert status == 200 and [m.text for m in hook.bot.received] == ["密文消息"]

@@ -1,0 +1,1 @@
+"""The agent desk: store, HTTP API, CLI, a real browser, a live Rasa."""

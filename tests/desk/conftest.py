@@ -49,7 +49,7 @@ class ServedApp:
             self.loop.run_until_complete(self.runner.setup())
             site = web.TCPSite(self.runner, "127.0.0.1", self.port, shutdown_timeout=1)
             self.loop.run_until_complete(site.start())
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             self.failure = error
             self.started.set()
             return

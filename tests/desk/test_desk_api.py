@@ -49,7 +49,8 @@ def test_posts_need_the_csrf_header_and_same_origin(client, make_agent):
     assert bare.post("/api/login", json={"username": "li", "password": PASSWORD}).status_code == 403
     c = client("li")
     assert c.post("/api/presence", json={"online": False}, headers={"X-Requested-With": ""}).status_code == 403
-    assert c.post("/api/presence", json={"online": False}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert c.post("/api/presence", json={"online": False},
+                  headers={"Origin": "https://evil.example"}).status_code == 403
     assert c.post("/api/presence", json={"online": False}).status_code == 200
 
 
@@ -67,7 +68,8 @@ def test_reply_and_resolve_go_through_rasa(client, make_agent, desk_store, fake_
     c = client("li")  # logged in = online: takes the next chat
     fake_rasa.say("wx-123", "user", "我要找人工")
     fake_rasa.say("wx-123", "bot", "正在为您转接人工客服")
-    assert desk_store.queue_handoff("wx-123", "wechat", "requested", {"intents": ["request_human"], "language": "zh"}) == 1
+    assert desk_store.queue_handoff("wx-123", "wechat", "requested",
+                                    {"intents": ["request_human"], "language": "zh"}) == 1
     mine = c.get("/api/queue").json()["mine"]
     assert [h["agent_id"] for h in mine] == [li]
     hid = mine[0]["id"]
@@ -80,7 +82,8 @@ def test_reply_and_resolve_go_through_rasa(client, make_agent, desk_store, fake_
     detail = c.get(f"/api/handoffs/{hid}").json()
     assert [(t["sender"], t["text"]) for t in detail["transcript"]] == [
         ("shopper", "我要找人工"), ("bot", "正在为您转接人工客服"), ("agent", "您好，我是小李，马上为您处理")]
-    assert detail["mine"] and detail["canned"] and all(any("\u4e00" <= ch <= "\u9fff" for ch in c_["text"]) for c_ in detail["canned"])
+    assert detail["mine"] and detail["canned"] and all(any("\u4e00" <= ch <= "\u9fff" for ch in c_["text"])
+                                                       for c_ in detail["canned"])
 
     assert c.post(f"/api/handoffs/{hid}/resolve").json()["handoff"]["status"] == "closed"
     assert [x["conversation_id"] for x in fake_rasa.executed("action_handback")] == ["wx-123"]
@@ -130,7 +133,8 @@ def test_claim_and_others_chats_are_forbidden(client, make_agent, desk_store):
     assert b.post(f"/api/handoffs/{hid}/reply", json={"text": "Hello, I'm Wang"}).status_code == 200
     canned = b.get(f"/api/handoffs/{hid}").json()["canned"]
     assert any("Hello" in c["text"] for c in canned)  # English chat: English canned replies
-    actions = [(e.agent_id, e.action) for e in reversed(desk_store.audit_entries()) if e.action not in ("login", "pause")]
+    actions = [(e.agent_id, e.action) for e in reversed(desk_store.audit_entries())
+               if e.action not in ("login", "pause")]
     # every look at a conversation is audited; a refused one shows nothing, so it is not a view
     assert actions == [(wang, "view_conversation"), (li, "claim"), (li, "transfer"), (wang, "reply"),
                        (wang, "view_conversation")]

@@ -2,7 +2,6 @@
 live, claim it, answer, resolve (the fake Rasa records the calls)."""
 from __future__ import annotations
 
-
 import pytest
 
 from tests.conftest import launch_chromium

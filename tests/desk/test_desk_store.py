@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text, update
 
+from kefu.core.clock import to_db
 from kefu.store.db import alembic_config, make_engine, migrate, session_scope
 from kefu.store.desk import DeskStore, hash_password, verify_password
 from kefu.store.models import Agent, Handoff
-from kefu.core.clock import to_db
 from tests.desk.conftest import PASSWORD
 
 
@@ -115,15 +115,20 @@ def test_claim_transfer_and_resolve(desk_store, make_agent):
 def test_metrics_on_a_known_set_of_handoffs(desk_store, make_agent):
     li, wang = make_agent("li"), make_agent("wang")
     now = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-    t = lambda minutes: to_db(now - timedelta(minutes=minutes))  # noqa: E731
+
+    def t(minutes: float) -> datetime:
+        return to_db(now - timedelta(minutes=minutes))
+
     rows = [
         # waiting for 10 and 4 minutes
         dict(status="waiting", created_at=t(10)),
         dict(status="waiting", created_at=t(4)),
         # li: assigned after 2 min, answered 3 min after queueing, closed
-        dict(status="closed", created_at=t(60), assigned_at=t(58), first_response_at=t(57), closed_at=t(30), agent_id=li),
+        dict(status="closed", created_at=t(60), assigned_at=t(58), first_response_at=t(57), closed_at=t(30),
+             agent_id=li),
         # li: assigned after 4 min, answered after 7 min, closed
-        dict(status="closed", created_at=t(50), assigned_at=t(46), first_response_at=t(43), closed_at=t(20), agent_id=li),
+        dict(status="closed", created_at=t(50), assigned_at=t(46), first_response_at=t(43), closed_at=t(20),
+             agent_id=li),
         # wang: assigned after 6 min, still open, not answered yet
         dict(status="assigned", created_at=t(15), assigned_at=t(9), agent_id=wang),
         # two days ago: outside the 24 h window

@@ -1,0 +1,1 @@
+"""Whole conversations on the trained model, through the running servers."""

@@ -156,7 +156,8 @@ def test_change_address_in_english_then_rate_in_words(chat, shop_url):
     assert "Done" in reply and not CJK.search(reply.replace(address, ""))
     assert "Thanks for your feedback" in chat.said("4, quick and easy")
     with create_engine(shop_url).connect() as db:
-        score, comment = db.execute(text("select score, comment from satisfaction_ratings order by id desc limit 1")).one()
+        score, comment = db.execute(
+            text("select score, comment from satisfaction_ratings order by id desc limit 1")).one()
     assert (score, comment) == (4, "quick and easy")
 
 

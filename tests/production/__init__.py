@@ -1,0 +1,1 @@
+"""The production profile: PostgreSQL, Redis, RabbitMQ, several instances, failures."""

@@ -28,7 +28,7 @@ def redis_url() -> str:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _absent("Redis", REDIS_URL, error)
     return REDIS_URL
 
@@ -38,7 +38,7 @@ def rabbitmq_url() -> str:
     parsed = urlparse(RABBITMQ_URL)
     try:
         socket.create_connection((parsed.hostname, parsed.port or 5672), timeout=3).close()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _absent("RabbitMQ", RABBITMQ_URL, error)
     return RABBITMQ_URL
 
@@ -51,7 +51,7 @@ def postgres_server_url() -> str:
     try:
         with create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3}).connect() as db:
             db.execute(text("select 1"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _absent("PostgreSQL", POSTGRES_URL, error)
     return POSTGRES_URL
 

@@ -12,9 +12,10 @@ import uuid
 import pytest
 import requests
 
-from kefu.production import Cluster, Layout, nginx_binary
+from kefu.ops.production import Layout, nginx_binary
 from kefu.store.db import create_database_if_missing
 from tests.conftest import IN_CI, MODEL, free_port, rasa_api
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +43,7 @@ def cluster(redis_url, rabbitmq_url, postgres_server_url, tmp_path_factory):
         "DATABASE_URL": _database(postgres_server_url, "kefu_prod_pytest"), "REDIS_URL": redis_url,
         "RABBITMQ_URL": rabbitmq_url, "KEFU_EVENTS_QUEUE": f"kefu_events_test_{tag}",
         "KEFU_EVENTS_EXCHANGE": f"kefu-events-test-{tag}",
-    }, seed_orders=200)
-    cluster.start(timeout=400)
+    }, seed_orders=200).start(timeout=400)
     yield cluster
     cluster.stop()
     asyncio.run(_drop_queue(rabbitmq_url, cluster.env["KEFU_EVENTS_QUEUE"], cluster.env["KEFU_EVENTS_EXCHANGE"]))
@@ -99,7 +99,8 @@ def test_two_rasa_instances_answer_behind_the_balancer(cluster):
         assert requests.get(f"http://127.0.0.1:{port}/webhooks/rest/", timeout=10).status_code == 200
     assert requests.get(f"{layout.url}/webhooks/rest/", timeout=10).status_code == 200
     assert requests.get(f"http://127.0.0.1:{layout.desk_port}/healthz", timeout=10).status_code == 200
-    assert "rasa1:" in (layout.run_dir / "Procfile").read_text() and "balancer:" in (layout.run_dir / "Procfile").read_text()
+    assert ("rasa1:" in (layout.run_dir / "Procfile").read_text()
+            and "balancer:" in (layout.run_dir / "Procfile").read_text())
 
 
 def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis_url, rabbitmq_url):

@@ -15,9 +15,9 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
-from kefu.config import load_settings
 from kefu.core import secrets
-from kefu.production import ENDPOINTS, derived_env
+from kefu.core.config import load_settings
+from kefu.ops.production import ENDPOINTS, derived_env
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def production_env(redis_url, monkeypatch):
     monkeypatch.setenv("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
     for key, value in secrets.environment().items():  # what kefu/ops/rasa_server.py gives Rasa
         monkeypatch.setenv(key, value)
-    for key, value in derived_env(load_settings(), "http://127.0.0.1:5055/webhook", {}).items():
+    for key, value in derived_env(load_settings(), "http://127.0.0.1:5055/webhook").items():
         monkeypatch.setenv(key, value)
 
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from kefu.store import channel_state as module
-from kefu.store.channel_state import ChannelState
-from kefu.store.db import make_engine, migrate
-from kefu.store.redis_state import RedisChannelState, redis_client
+import kefu.state as module
 from kefu.core.clock import utcnow
+from kefu.state.redis import RedisChannelState, redis_client
+from kefu.state.sql import SqlChannelState
+from kefu.store.db import make_engine, migrate
 
 
 @pytest.fixture
@@ -94,6 +94,7 @@ def test_threads_and_deliveries_stay_in_sql(two):
     a, b = two
     a.record_delivery("wechat", "openid-1", ok=False, attempts=3, error="timeout")
     assert [d.status for d in b.deliveries("wechat")] == ["failed"]
+    assert [d.status for d in SqlChannelState(a.engine).deliveries("wechat")] == ["failed"]  # it is SQL's record
 
 
 def test_channel_state_picks_redis_when_redis_url_is_set(monkeypatch, tmp_path, redis_url):
@@ -102,7 +103,8 @@ def test_channel_state_picks_redis_when_redis_url_is_set(monkeypatch, tmp_path, 
     monkeypatch.delenv("REDIS_URL", raising=False)
     module.use_channel_state(None)
     try:
-        assert type(module.channel_state()) is ChannelState  # embedded default
+        assert type(module.channel_state()) is SqlChannelState  # embedded default
+        assert not isinstance(module.channel_state(), RedisChannelState)
         module.use_channel_state(None)
         monkeypatch.setenv("REDIS_URL", redis_url)
         assert isinstance(module.channel_state(), RedisChannelState)

@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kefu.config import load_settings
+from kefu.core.config import load_settings
 from kefu.core.secrets import SECRETS
-from kefu.production import (
-    ENDPOINTS, ServerDown, check_servers, compose_nginx_conf, derived_env, main, nginx_conf, prepare,
+from kefu.ops.production import (
+    ENDPOINTS,
+    ServerDown,
+    check_servers,
+    compose_nginx_conf,
+    derived_env,
+    main,
+    nginx_conf,
+    prepare,
 )
 from tests.conftest import IN_CI
 
@@ -48,7 +55,7 @@ def test_derived_variables_fill_every_variable_of_the_production_endpoints(monke
     monkeypatch.setenv("KEFU_PROFILE", "production")
     monkeypatch.setenv("REDIS_URL", "redis://:s%40cret@cache:6380/3")
     monkeypatch.setenv("RABBITMQ_URL", "amqp://kefu:pw@mq:5673/")
-    env = derived_env(load_settings(), "http://lb:5055/webhook", {})
+    env = derived_env(load_settings(), "http://lb:5055/webhook")
     assert env["KEFU_REDIS_HOST"] == "cache" and env["KEFU_REDIS_PORT"] == "6380" and env["KEFU_REDIS_DB"] == "3"
     assert env["KEFU_REDIS_PASSWORD"] == "s@cret"
     assert (env["KEFU_RABBITMQ_HOST"], env["KEFU_RABBITMQ_USER"], env["KEFU_RABBITMQ_PORT"]) == ("mq", "kefu", "5673")
@@ -84,7 +91,7 @@ def test_the_balancer_config_is_valid_nginx(tmp_path):
 
 
 def test_the_balancer_publishes_only_the_public_paths(tmp_path):
-    from kefu.production import PUBLIC_LOCATIONS
+    from kefu.ops.production import PUBLIC_LOCATIONS
 
     conf = nginx_conf(["127.0.0.1:1"], ["127.0.0.1:2"], 18080, 18081, tmp_path)
     public = conf.split("listen 127.0.0.1:18080;", 1)[1].split("server {", 1)[0]
@@ -97,7 +104,7 @@ def test_the_balancer_publishes_only_the_public_paths(tmp_path):
 def test_deploy_nginx_conf_is_the_generated_one():
     shipped = (DEPLOY / "nginx.conf").read_text(encoding="utf-8").split("\n", 1)[1]
     assert shipped == compose_nginx_conf().split("\n", 1)[1], \
-        "regenerate: python -m kefu.production nginx-conf --compose > deploy/nginx.conf"
+        "regenerate: python -m kefu.ops.production nginx-conf --compose > deploy/nginx.conf"
 
 
 def test_docker_compose_has_every_service_and_the_production_environment():
@@ -111,7 +118,7 @@ def test_docker_compose_has_every_service_and_the_production_environment():
         assert env["REDIS_URL"].startswith("redis://redis:")
         assert env["RABBITMQ_URL"].startswith("amqp://") and "@rabbitmq:5672" in env["RABBITMQ_URL"]
         assert env["KEFU_ACTION_URL"] == "http://nginx:5055/webhook"
-    assert services["rasa"]["command"][:3] == ["python", "-m", "kefu.production"]
+    assert services["rasa"]["command"][:3] == ["python", "-m", "kefu.ops.production"]
     assert "replicas" in services["rasa"]["deploy"] and "replicas" in services["actions"]["deploy"]
     assert services["desk"]["environment"]["KEFU_RASA_URL"] == "http://nginx:5007"  # the API's internal listener
     # only the balancer's public side and the desk are published; every secret comes from deploy/.env

@@ -1,0 +1,1 @@
+"""Attacks on Kefu, each one answered (docs/security.md)."""

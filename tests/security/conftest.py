@@ -22,10 +22,10 @@ import requests
 
 from kefu.store.db import make_engine, migrate
 from kefu.store.seed import seed
-from tests.channels.fake_telegram import FakeTelegram
-from tests.channels.fake_wechat import FakeWeChatAPI, WeChatServer
-from tests.channels.mail_servers import IMAP_PASSWORD, IMAP_USER, ImapServer, SmtpServer
 from tests.conftest import MODEL, free_port, start_kefu
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_wechat import FakeWeChatAPI, WeChatServer
+from tests.support.mail_servers import IMAP_PASSWORD, IMAP_USER, ImapServer, SmtpServer
 
 WECHAT_TOKEN = "security-wechat-token"
 WECHAT_APP_ID = "wx5ecur1tytest0001"

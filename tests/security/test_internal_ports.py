@@ -41,7 +41,8 @@ def _call(base: str, method: str, path: str, body, headers=None) -> requests.Res
 @pytest.mark.parametrize("method, path, body", API_CALLS)
 def test_rasas_api_refuses_callers_without_the_desks_jwt(outsider, method, path, body):
     assert _call(outsider.base, method, path, body).status_code == 401
-    assert _call(outsider.base, method, path + ("&" if "?" in path else "?") + "token=anything", body).status_code == 401
+    assert _call(outsider.base, method, path + ("&" if "?" in path else "?") + "token=anything",
+                 body).status_code == 401
     forged = jwt.encode({"user": {"username": "x", "role": "admin"}, "exp": int(time.time()) + 60},
                         "guessed-secret-0123456789", algorithm="HS256")
     assert _call(outsider.base, method, path, body, {"Authorization": f"Bearer {forged}"}).status_code == 401

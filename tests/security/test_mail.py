@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from channels.mail import MAX_REPLIES_PER_HOUR
-from tests.channels.mail_servers import shopper_mail, text_part
+from channels.mail.output import MAX_REPLIES_PER_HOUR
 from tests.security.conftest import SHIPPED
+from tests.support.mail_servers import shopper_mail, text_part
 
 pytestmark = pytest.mark.e2e
 

@@ -13,11 +13,11 @@ import pytest
 from sanic import Sanic
 
 from channels.wechat import WeChatInput
-from kefu.store.channel_state import ChannelState
+from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
-from tests.channels.fake_wechat import WeChatServer
 from tests.conftest import free_port
 from tests.security.conftest import SHIPPED, WECHAT_APP_ID, WECHAT_SECRET, WECHAT_TOKEN, ZHANGSAN_OPENID
+from tests.support.fake_wechat import WeChatServer
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -78,7 +78,7 @@ async def test_in_safe_mode_only_encrypted_messages_are_accepted(tmp_path, monke
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
     channel = WeChatInput(WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_SECRET, AES_KEY, api_base="http://127.0.0.1:9",
-                          reply_deadline=0.5, state=ChannelState(make_engine(url)))
+                          reply_deadline=0.5, state=SqlChannelState(make_engine(url)))
     received = []
 
     async def bot(message):

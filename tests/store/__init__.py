@@ -1,0 +1,1 @@
+"""The migrations against the models, on SQLite and PostgreSQL."""

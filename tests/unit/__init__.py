@@ -1,0 +1,1 @@
+"""Pure functions and the training data's own rules."""

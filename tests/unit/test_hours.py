@@ -1,7 +1,7 @@
 """Working hours per weekday, holidays, and when agents are back."""
 from datetime import datetime, timezone
 
-from kefu.hours import load, parse
+from kefu.core.hours import load, parse
 
 SHOP = parse({
     "timezone": "Asia/Shanghai",

@@ -2,7 +2,7 @@
 channels whose environment variables are set, and never writes a secret."""
 import yaml
 
-from kefu.launcher import effective_credentials
+from kefu.ops.files import effective_credentials
 
 CREDENTIALS = """
 rest:
@@ -31,7 +31,7 @@ def test_configured_channel_keeps_its_variable_and_gets_defaults(tmp_path):
 
 
 def test_a_local_action_server_is_reached_on_its_port_a_remote_one_is_kept(tmp_path):
-    from kefu.launcher import effective_endpoints
+    from kefu.ops.files import effective_endpoints
 
     local = tmp_path / "local.yml"
     local.write_text('action_endpoint:\n  url: "http://localhost:5055/webhook"\ntracker_store:\n  type: SQL\n')
@@ -51,7 +51,7 @@ def test_the_action_token_stays_a_variable_rasa_fills_in(tmp_path, monkeypatch):
 
     from rasa.core.utils import read_endpoints_from_path
 
-    from kefu.launcher import effective_endpoints
+    from kefu.ops.files import effective_endpoints
 
     monkeypatch.setenv("KEFU_ACTION_TOKEN", "a-secret-token-for-the-test")
     out = effective_endpoints(Path(__file__).resolve().parents[2] / "endpoints.yml", 6123, tmp_path)

@@ -2,7 +2,7 @@
 analytics may show."""
 import pytest
 
-from kefu.privacy import anonymise, mask_email, mask_name, mask_phone, redact
+from kefu.core.privacy import anonymise, mask_email, mask_name, mask_phone, redact
 
 
 def test_a_phone_never_shows_the_digits_that_prove_an_order():

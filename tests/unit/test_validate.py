@@ -1,4 +1,4 @@
-from kefu.validate import problems, responses_named_in_code
+from kefu.nlu.validate import problems, responses_named_in_code
 
 
 def test_responses_sent_by_actions_are_found_in_the_code():
@@ -23,7 +23,13 @@ def test_rasas_own_retrieval_intent_merge_and_form_questions_are_not_failures():
 
 
 def test_form_questions_are_the_ask_responses_of_required_slots():
-    from kefu.validate import form_questions
+    from kefu.nlu.validate import form_questions
 
     domain = {"forms": {"f": {"required_slots": ["order_id", "phone_last4"]}}}
     assert form_questions(domain) == {"utter_ask_order_id", "utter_ask_phone_last4"}
+
+
+def test_responses_the_code_composes_by_prefix_count_as_named():
+    named = responses_named_in_code(domain_responses=["utter_label_shipped", "utter_topic_faq", "utter_nobody_sends"])
+    assert {"utter_label_shipped", "utter_topic_faq"} <= named
+    assert "utter_nobody_sends" not in named

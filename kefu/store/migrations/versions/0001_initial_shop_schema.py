@@ -1,12 +1,11 @@
 """initial shop schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 19:12:36.900323
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -59,7 +58,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('satisfaction_ratings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_satisfaction_ratings_conversation_key'), ['conversation_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_satisfaction_ratings_conversation_key'), ['conversation_key'],
+                              unique=False)
 
     op.create_table('verification_attempts',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -4,9 +4,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25 20:21:16.892662
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
@@ -26,7 +25,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('analytics_conversations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_analytics_conversations_conversation_key'), ['conversation_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_analytics_conversations_conversation_key'), ['conversation_key'],
+                              unique=False)
         batch_op.create_index('ix_analytics_conversations_sender_start', ['sender_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_analytics_conversations_started_at'), ['started_at'], unique=False)
 
@@ -49,7 +49,8 @@ def upgrade() -> None:
     sa.Column('confidence', sa.Float(), nullable=True),
     sa.Column('fallback', sa.Boolean(), nullable=False),
     sa.Column('low_confidence', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['conversation_id'], ['analytics_conversations.id'], name='fk_analytics_turns_conversation_id'),
+    sa.ForeignKeyConstraint(['conversation_id'], ['analytics_conversations.id'],
+                            name='fk_analytics_turns_conversation_id'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('sender_id', 'event_time', name='uq_analytics_turns_sender_time')
     )

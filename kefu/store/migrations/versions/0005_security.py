@@ -15,9 +15,8 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 20:30:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005'
 down_revision = '0004'
@@ -31,7 +30,7 @@ _CHANNEL_COLUMNS = [("channel_identities", "channel"), ("tickets", "channel"), (
 
 def upgrade() -> None:
     from kefu.core.ids import conversation_key
-    from kefu.privacy import anonymise
+    from kefu.core.privacy import anonymise
 
     with op.batch_alter_table('verification_attempts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('client_key', sa.String(length=64), nullable=True))

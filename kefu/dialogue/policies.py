@@ -25,8 +25,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-HANDOFF_SLOT = "handoff_active"
-RELAY_ACTION = "action_relay_to_agent"
+from kefu.core.names import HANDOFF_SLOT, RELAY_ACTION
 
 
 @DefaultV1Recipe.register(

@@ -16,10 +16,9 @@ import uuid
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlencode
 
+import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
-
-import xmltodict
 
 
 class FakeWeChatAPI:
@@ -158,7 +157,8 @@ class WeChatServer:
                  f"<CreateTime>{create_time or int(time.time())}</CreateTime>",
                  f"<MsgType><![CDATA[{msg_type}]]></MsgType>"]
         for name, value in fields.items():
-            parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int) else f"<{name}><![CDATA[{value}]]></{name}>")
+            parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int)
+                         else f"<{name}><![CDATA[{value}]]></{name}>")
         if msg_type != "event":
             parts.append(f"<MsgId>{msg_id or self.next_msg_id()}</MsgId>")
         return "<xml>" + "".join(parts) + "</xml>"

@@ -68,7 +68,7 @@ class FakeTelegram:
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             self._loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # start() has set it
             ready.set()
             self._loop.run_forever()
             self._loop.run_until_complete(self._runner.cleanup())

@@ -14,9 +14,9 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import AbstractSet, Dict, Iterable, List, Set
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import PROJECT_ROOT
 
 _UNUSED = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
 _DUPLICATED_INTENTS = re.compile(r"The following duplicated intents have been found across multiple domain files: (.+)")
@@ -26,10 +26,17 @@ _IGNORED = ("Slot auto-fill has been removed in 3.0",)
 _BUILT_IN_RESPONSES = {"utter_ask_rephrase"}
 
 
-def responses_named_in_code(root: Path = PROJECT_ROOT) -> Set[str]:
+def responses_named_in_code(root: Path = PROJECT_ROOT, domain_responses: Iterable[str] = ()) -> Set[str]:
+    """The responses the code names, literally (``"utter_order_status"``) or
+    by a prefix it completes (``f"utter_label_{key}"`` names every
+    ``utter_label_...`` of the domain)."""
     names: Set[str] = set(_BUILT_IN_RESPONSES)
+    prefixes: Set[str] = set()
     for path in [*(root / "actions").rglob("*.py"), *(root / "channels").rglob("*.py"), *(root / "kefu").rglob("*.py")]:
-        names.update(re.findall(r"[\"'](utter_[A-Za-z0-9_/]+)[\"']", path.read_text(encoding="utf-8")))
+        code = path.read_text(encoding="utf-8")
+        names.update(re.findall(r"[\"'](utter_[A-Za-z0-9_/]+)[\"']", code))
+        prefixes.update(re.findall(r"f[\"'](utter_[A-Za-z0-9_]+)\{", code))
+    names.update(n for n in domain_responses if any(n.startswith(prefix) for prefix in prefixes))
     return names
 
 
@@ -43,7 +50,8 @@ def form_questions(domain: Dict) -> Set[str]:
     }
 
 
-def problems(messages: List[str], named_in_code: Set[str], retrieval_intents: Set[str] = frozenset()) -> List[str]:
+def problems(messages: List[str], named_in_code: Set[str],
+             retrieval_intents: AbstractSet[str] = frozenset()) -> List[str]:
     """The warnings that count as failures.
 
     Two of Rasa's warnings are about how Rasa itself works, not about the
@@ -83,7 +91,7 @@ def main() -> int:
     messages = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
     domain = importer.get_domain()
     retrieval = {name for name, props in domain.intent_properties.items() if props.get("is_retrieval_intent")}
-    named = responses_named_in_code() | form_questions(domain.as_dict())
+    named = responses_named_in_code(domain_responses=domain.responses) | form_questions(domain.as_dict())
     failures = problems(messages, named, retrieval)
     for message in failures:
         print(f"validation warning: {message}", file=sys.stderr)

@@ -113,7 +113,7 @@ class _Capture:
         self.refuse_with: Optional[str] = None
         self.received = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook name
         if self.refuse_with:
             return self.refuse_with
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)

@@ -1,8 +1,7 @@
-"""Channel state on Redis, for the production profile (``REDIS_URL`` set).
-
-The same API as :class:`kefu.store.channel_state.ChannelState`: message
-claims and cached tokens move to Redis, where every Rasa process behind the
-balancer sees them at once and they expire by themselves:
+"""Channel state for the production profile (``REDIS_URL`` set): claims and
+tokens in Redis, where every Rasa process behind the balancer sees them at
+once and they expire by themselves; the records (threads, mail ids,
+deliveries) stay in SQL, since they are records, not coordination.
 
 * ``claim_message``: ``SET key 1 NX EX ttl``, atomic, so of two processes
   that receive the same WeChat MsgId (WeChat resends after 5 s, maybe to
@@ -10,42 +9,36 @@ balancer sees them at once and they expire by themselves:
 * ``get_token`` / ``put_token``: ``SET key value PX ms`` with the token's own
   lifetime, read back with its remaining ``PTTL`` to refresh it early.
 
-E-mail threads and the record of deliveries stay in SQL (they are records,
-not coordination) through the inherited methods. Redis errors are raised
-like the SQL ones: the connectors already treat a failed claim as "process
-it anyway" (answering twice beats losing a message).
+Redis errors are raised like the SQL ones: the connectors already treat a
+failed claim as "process it anyway" (answering twice beats losing a message).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, List, Optional
 
+import redis as redis_py
 from sqlalchemy.engine import Engine
 
-from kefu.store.channel_state import ChannelState
 from kefu.core.clock import utcnow
-
-#: how long a claimed message id is remembered: WeChat resends for 15 s,
-#: an e-mail may be fetched again after a crash much later.
-DEFAULT_CLAIM_TTL = timedelta(days=7)
+from kefu.state.interface import CLAIM_TTL, ChannelState, DeliveryRecord, Thread
+from kefu.state.sql import SqlChannelState
 
 
-def redis_client(url: str):  # type: ignore[no-untyped-def]
+def redis_client(url: str) -> "redis_py.Redis[bytes]":
     """A client with short timeouts, so that a Redis outage is an error the
     caller handles, not a hang."""
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3,
-                                health_check_interval=30, retry_on_timeout=True)
+    return redis_py.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3, health_check_interval=30,
+                                   retry_on_timeout=True)
 
 
 class RedisChannelState(ChannelState):
-    def __init__(self, engine: Engine, client, prefix: str = "kefu:",  # type: ignore[no-untyped-def]
-                 claim_ttl: timedelta = DEFAULT_CLAIM_TTL) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: Engine, client: Any, prefix: str = "kefu:", claim_ttl: timedelta = CLAIM_TTL) -> None:
+        self.engine = engine
         self.redis = client
         self.prefix = prefix
         self.claim_ttl = claim_ttl
+        self.records = SqlChannelState(engine)
 
     def _claim_key(self, channel: str, message_id: str) -> str:
         return f"{self.prefix}claim:{channel}:{message_id[:255]}"
@@ -54,20 +47,13 @@ class RedisChannelState(ChannelState):
         return f"{self.prefix}token:{name}"
 
     def claim_message(self, channel: str, message_id: str) -> bool:
-        """True the first time ``message_id`` is seen on ``channel``, in any
-        process; False for every repeat within the claim TTL."""
         seconds = max(1, int(self.claim_ttl.total_seconds()))
         return bool(self.redis.set(self._claim_key(channel, message_id), 1, nx=True, ex=seconds))
 
     def is_claimed(self, channel: str, message_id: str) -> bool:
         return bool(self.redis.exists(self._claim_key(channel, message_id)))
 
-    def forget_claims_before(self, moment: datetime) -> int:
-        """Claims expire by themselves in Redis (``claim_ttl``)."""
-        return 0
-
     def get_token(self, name: str, margin: timedelta = timedelta(minutes=5)) -> Optional[str]:
-        """The cached token unless it expires within ``margin``."""
         pipe = self.redis.pipeline()
         key = self._token_key(name)
         pipe.get(key)
@@ -86,3 +72,24 @@ class RedisChannelState(ChannelState):
             self.redis.delete(key)
             return
         self.redis.set(key, value, px=milliseconds)
+
+    # the records: SQL
+
+    def save_thread(self, thread: Thread) -> None:
+        self.records.save_thread(thread)
+
+    def get_thread(self, conversation_id: str) -> Optional[Thread]:
+        return self.records.get_thread(conversation_id)
+
+    def remember_mail(self, message_id: str, conversation_id: str) -> None:
+        self.records.remember_mail(message_id, conversation_id)
+
+    def conversation_of_mail(self, message_ids: List[str]) -> Optional[str]:
+        return self.records.conversation_of_mail(message_ids)
+
+    def record_delivery(self, channel: str, recipient: str, ok: bool, attempts: int,
+                        error: Optional[str] = None) -> None:
+        self.records.record_delivery(channel, recipient, ok, attempts, error)
+
+    def deliveries(self, channel: str) -> List[DeliveryRecord]:
+        return self.records.deliveries(channel)

@@ -5,7 +5,6 @@ that a shop changes its hours without touching code.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from kefu.config import PROJECT_ROOT
+from kefu.core.config import load_settings
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -62,5 +61,5 @@ def parse(config: Dict) -> ServiceHours:
 
 def load(path: Optional[str] = None) -> ServiceHours:
     """The configured hours; read on every call so an edited file counts at once."""
-    path = path or os.environ.get("KEFU_SERVICE_HOURS") or str(PROJECT_ROOT / "service_hours.yml")
+    path = path or str(load_settings().service_hours_path)
     return parse(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})

@@ -1,0 +1,17 @@
+"""Names that the Rasa process, the action server and the desk must agree on.
+
+The handoff crosses three processes: ``action_handoff`` (action server) sets
+a slot, ``kefu.dialogue.policies.HandoffPolicy`` (Rasa) reads it and predicts the
+relay action, and the desk ends it by asking Rasa to run the handback
+action. Each side imports its names from here, so none can drift.
+"""
+from __future__ import annotations
+
+#: true while a person has the conversation
+HANDOFF_SLOT = "handoff_active"
+#: the reply language, "zh" or "en"
+LANGUAGE_SLOT = "language"
+#: hands the shopper's words to the agent desk, says nothing
+RELAY_ACTION = "action_relay_to_agent"
+#: the agent desk gives the conversation back to the bot
+HANDBACK_ACTION = "action_handback"

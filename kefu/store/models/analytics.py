@@ -1,0 +1,94 @@
+"""Service analytics (kefu.analytics).
+
+Conversation events (from the tracker store or the event broker) folded into
+facts the dashboard, the report and the trainers' loop read. Handoffs and
+ratings are read where they already live (handoffs, satisfaction_ratings).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+
+from kefu.store.models.base import Base
+
+
+class AnalyticsCursor(Base):
+    """How far a source has been ingested: the last ``events.id`` of the SQL
+    tracker store, or the count of broker messages taken."""
+
+    __tablename__ = "analytics_cursors"
+
+    source = Column(String(64), primary_key=True)
+    position = Column(BigInteger, nullable=False, default=0)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class AnalyticsConversation(Base):
+    """One conversation: a Rasa session of one sender (a new session, after
+    ``session_started``, is a new conversation)."""
+
+    __tablename__ = "analytics_conversations"
+    __table_args__ = (Index("ix_analytics_conversations_key_start", "conversation_key", "started_at"),)
+
+    id = Column(Integer, primary_key=True)
+    #: the sender as a keyed hash (kefu.core.ids.conversation_key): analytics
+    #: never stores an id in clear
+    conversation_key = Column(String(64), nullable=False, index=True)
+    channel = Column(String(32))  # of its conversation id (web, rest, wechat, telegram, mail)
+    started_at = Column(DateTime, nullable=False, index=True)
+    last_event_at = Column(DateTime, nullable=False)
+    user_messages = Column(Integer, nullable=False, default=0)
+
+
+class AnalyticsTurn(Base):
+    """One user message and how the bot understood it."""
+
+    __tablename__ = "analytics_turns"
+    __table_args__ = (UniqueConstraint("conversation_key", "event_time", name="uq_analytics_turns_key_time"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("analytics_conversations.id",
+                                                 name="fk_analytics_turns_conversation_id"), nullable=False, index=True)
+    conversation_key = Column(String(64), nullable=False)
+    event_time = Column(BigInteger, nullable=False)  # the event's timestamp in microseconds: the broker's dedup key
+    created_at = Column(DateTime, nullable=False, index=True)
+    channel = Column(String(32))
+    text = Column(Text)  # personal data redacted (kefu.core.privacy.redact)
+    intent = Column(String(128), index=True)
+    retrieval_intent = Column(String(191))  # faq/returns, ask_shipping_time/shipping_fee
+    confidence = Column(Float)
+    fallback = Column(Boolean, nullable=False, default=False)
+    low_confidence = Column(Boolean, nullable=False, default=False)
+
+
+class MisunderstoodMessage(Base):
+    """A user message the bot fell back on or was unsure of, for trainers:
+    they label it with the right intent and export the labels as NLU YAML."""
+
+    __tablename__ = "misunderstood_messages"
+
+    id = Column(Integer, primary_key=True)
+    turn_id = Column(Integer, ForeignKey("analytics_turns.id", name="fk_misunderstood_messages_turn_id"),
+                     nullable=False, unique=True)
+    text = Column(Text, nullable=False)
+    predicted_intent = Column(String(191))  # the best guess that was not nlu_fallback
+    confidence = Column(Float)
+    reason = Column(String(16), nullable=False)  # fallback | low_confidence
+    channel = Column(String(32))
+    created_at = Column(DateTime, nullable=False, index=True)
+    status = Column(String(16), nullable=False, default="new", index=True)  # new | labelled | ignored | exported
+    label = Column(String(191))  # the intent a trainer chose
+    labelled_by = Column(Integer, ForeignKey("agents.id", name="fk_misunderstood_messages_labelled_by_agents"))
+    labelled_at = Column(DateTime)
+    exported_at = Column(DateTime)

@@ -1,0 +1,101 @@
+"""The human-agent desk's tables (kefu.store.desk): handoffs, agents, their
+messages, sessions, canned replies and the audit log."""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text
+
+from kefu.store.models.base import Base
+
+
+class Handoff(Base):
+    """A conversation waiting for, or with, a human agent."""
+
+    __tablename__ = "handoffs"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    reason = Column(String(32), nullable=False)
+    summary = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False)  # waiting | assigned | closed
+    created_at = Column(DateTime, nullable=False)
+    closed_at = Column(DateTime)  # resolved (or handed back) by the agent
+    # the agent desk (kefu.store.desk)
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_handoffs_agent_id_agents"), index=True)
+    language = Column(String(8))  # zh | en
+    customer_id = Column(Integer, ForeignKey("customers.id", name="fk_handoffs_customer_id_customers"))
+    assigned_at = Column(DateTime)
+    first_response_at = Column(DateTime)
+
+
+class Agent(Base):
+    """A human agent (客服) who answers handed-off conversations."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(64), nullable=False)
+    password_hash = Column(String(255), nullable=False)  # scrypt, never the password
+    max_concurrent = Column(Integer, nullable=False, default=3)
+    online = Column(Boolean, nullable=False, default=False)
+    last_seen_at = Column(DateTime)
+    last_assigned_at = Column(DateTime)  # round-robin: least recently assigned first
+    created_at = Column(DateTime, nullable=False)
+
+
+class HandoffMessage(Base):
+    """A message of a handed-off conversation: what the shopper wrote while
+    waiting or talking to an agent, the agent's replies (``delivered`` once
+    the Rasa action has sent them) and system notes (transfers)."""
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (Index("ix_handoff_messages_handoff_delivered", "handoff_id", "delivered"),)
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", name="fk_handoff_messages_handoff_id_handoffs"),
+                        nullable=False)
+    sender = Column(String(16), nullable=False)  # shopper | agent | system
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_handoff_messages_agent_id_agents"))
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    delivered = Column(Boolean, nullable=False, default=False)
+
+
+class AuditEntry(Base):
+    """Who did what on the desk (logins, failed logins, claims, replies...).
+    ``target`` is an internal id (``handoff:12``), never personal data."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_time", "action", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_audit_log_agent_id_agents"), index=True)
+    action = Column(String(32), nullable=False)
+    target = Column(String(64))
+    detail = Column(Text)
+    created_at = Column(DateTime, nullable=False)
+
+
+class CannedReply(Base):
+    """A ready answer an agent can insert (Chinese and English)."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(64), nullable=False)
+    text_zh = Column(Text, nullable=False)
+    text_en = Column(Text, nullable=False)
+
+
+class DeskSession(Base):
+    """A logged-in agent; the cookie holds the token, the table its SHA-256,
+    so that several desk processes share sessions."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_desk_sessions_agent_id_agents"), nullable=False,
+                      index=True)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False, index=True)
