@@ -1,4 +1,4 @@
-"""Conversation plumbing: the reply language, routing of mixed retrieval
+"""Conversation plumbing: routing of mixed retrieval
 intents, the two-stage fallback and the hand-off to a person."""
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.backend import language
 from actions.identity import clear_flow_slots
 from actions.labels import topic
-from actions.language import detect_language
 from kefu.core.names import HANDOFF_SLOT, LANGUAGE_SLOT
 
 #: retrieval sub-intents that ask Kefu to *do* something rather than to explain
@@ -37,19 +35,6 @@ class ActionSessionStart(Action):
     ) -> List[Dict[Text, Any]]:
         kept = [SlotSet(name, tracker.get_slot(name)) for name in CARRIED_OVER if tracker.get_slot(name) is not None]
         return [SessionStarted(), *kept, ActionExecuted("action_listen")]
-
-
-class ValidateSlotMappings(ValidationAction):
-    """Runs after every user message: keeps the `language` slot current."""
-
-    def name(self) -> Text:
-        return "action_validate_slot_mappings"
-
-    async def extract_language(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        text = tracker.latest_message.get("text")
-        return {LANGUAGE_SLOT: detect_language(text, tracker.get_slot(LANGUAGE_SLOT))}
 
 
 class ActionRouteRequest(Action):

@@ -67,11 +67,9 @@ BUSY_REPLY = json.dumps([{"recipient_id": "", "text": responses.both("utter_try_
 PUBLIC_LOCATIONS = ("/webhooks/rest/", "/webhooks/wechat/", "/webhooks/telegram/", "/socket.io/", "/webchat/")
 #: what the action balancer answers when no action server could: the
 #: backend-down answer, then listen (so that no form loops on an action
-#: that cannot run). For the per-turn slot validation, nothing (Rasa keeps
-#: the slots as they are), so that the shopper gets the apology once.
+#: that cannot run).
 ACTION_DOWN_REPLY = ('{"events": [{"event": "followup", "name": "action_listen"}], '
                      '"responses": [{"response": "utter_backend_down"}]}')
-VALIDATION_DOWN_REPLY = '{"events": [], "responses": []}'
 
 
 def nginx_binary() -> str:
@@ -201,10 +199,6 @@ http {{
     }}
 
     map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
-    map $request_body $kefu_action_down {{
-        "~\\"next_action\\"\\s*:\\s*\\"action_validate_slot_mappings\\"" '{VALIDATION_DOWN_REPLY}';
-        default '{ACTION_DOWN_REPLY}';
-    }}
 
     # shoppers and platforms: the webhooks, socket.io and the widget's pages;
     # Rasa's HTTP API and anything else is not found from outside
@@ -259,7 +253,7 @@ http {{
         }}
         location @actions_down {{
             default_type application/json;
-            return 200 $kefu_action_down;
+            return 200 '{ACTION_DOWN_REPLY}';
         }}
     }}
 }}
@@ -302,10 +296,11 @@ def process_table(layout: Layout, credentials: Path) -> List[Process]:
 
 
 def start_groups(table: List[Process]) -> List[List[str]]:
-    """The order the processes start in: action servers, the balancer, Rasa
-    (which the balancer's health check then reaches), the desk."""
+    """The order the processes start in: action servers, Rasa, the balancer
+    (whose health check goes through to a Rasa instance, so it answers only
+    once one does), the desk."""
     names = [p.name for p in table]
-    return [[n for n in names if n.startswith(prefix)] for prefix in ("actions", "balancer", "rasa", "desk")
+    return [[n for n in names if n.startswith(prefix)] for prefix in ("actions", "rasa", "balancer", "desk")
             if any(n.startswith(prefix) for n in names)]
 
 
