@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, client_key, conversation_key, known_customer, store
+from actions.forms import KefuForm
 from kefu.core.clock import utcnow
 from kefu.core.config import load_settings
 from kefu.nlu.patterns import extract_last4, match_entity
@@ -87,7 +87,7 @@ def _unfilled(tracker: Tracker) -> List[Dict[Text, Any]]:
     return [SlotSet(name, None) for name in tracker.slots_to_validate()]
 
 
-class OrderProofForm(FormValidationAction):
+class OrderProofForm(KefuForm):
     """Base of every form whose first slots are `order_id` and `phone_last4`."""
 
     @abstractmethod
@@ -103,7 +103,7 @@ class OrderProofForm(FormValidationAction):
         of going on with values it could not check, and the shopper's retry
         is checked like a first answer (rather than arriving after the form
         ended and being misunderstood)."""
-        return await backend_guard(FormValidationAction.run, _unfilled)(
+        return await backend_guard(KefuForm.run, _unfilled)(
             self, dispatcher, tracker, domain
         )
 

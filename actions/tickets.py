@@ -10,10 +10,10 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store, within_limits
+from actions.forms import KefuForm
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
 from actions.labels import china_time, label, phrase
 from actions.orders import refuse_unauthorised
@@ -52,7 +52,7 @@ def open_ticket(tracker: Tracker, category: str, summary: str) -> Optional[Ticke
     )
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(KefuForm):
     """A complaint needs enough words for a person to act on: a bare
     "我要投诉" is asked for details."""
 

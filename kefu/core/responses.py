@@ -7,24 +7,18 @@ those lines in the shopper's language. Both read the responses of
 ``domain.yml`` here, so that every sentence a shopper reads lives in one
 place, in both languages, where trainers edit them. (The action server does
 not rely on the domain Rasa sends with a call: with a selective domain,
-Rasa sends none.)
+Rasa sends none; kefu.core.domain.)
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List
 
-import yaml
-
-from kefu.core.config import PROJECT_ROOT
-
-DOMAIN = PROJECT_ROOT / "domain.yml"
+from kefu.core.domain import DOMAIN, load
 
 
-@lru_cache(maxsize=4)
 def _responses(path: str) -> Dict[str, List[dict]]:
-    return (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("responses") or {}
+    return load(Path(path)).get("responses") or {}
 
 
 def exists(name: str, /, domain: Path = DOMAIN) -> bool:
