@@ -14,7 +14,12 @@ HTTP API if asked for one. Here:
   travels in a URL;
 * CORS is sent only for the origins in ``KEFU_CORS_ORIGINS``;
 * secrets are read from the environment here, so they never appear on a
-  command line (``ps`` shows every process's arguments).
+  command line (``ps`` shows every process's arguments);
+* TensorFlow and the BLAS libraries get one thread each (unless the
+  environment says otherwise): the models are small, a reply is a handful
+  of tiny matrix products, and the thread pools TensorFlow sizes for big
+  models cost more in wake-ups than they save; parallelism comes from more
+  Rasa processes (the production profile), not from threads.
 
 ``python -m kefu.ops.rasa_server --port 5005 --model models/kefu.tar.gz
 --endpoints endpoints.yml --credentials credentials.yml [--api]``.
@@ -28,6 +33,14 @@ from typing import List, Optional
 
 from kefu.core.config import load_settings
 from kefu.core.secrets import secret
+
+#: thread pools for small models (see above); the environment may override them
+SMALL_MODEL_THREADS = {
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
 
 
 def rasa_argv(port: int, model: Optional[str], endpoints: str, credentials: str, host: str = "127.0.0.1",
@@ -55,6 +68,8 @@ def main(args: Optional[List[str]] = None) -> None:
     options = parser.parse_args(args)
     # endpoints.yml sends it to the action server as ${KEFU_ACTION_TOKEN}
     os.environ.setdefault("KEFU_ACTION_TOKEN", secret("action_token"))
+    for name, value in SMALL_MODEL_THREADS.items():
+        os.environ.setdefault(name, value)
     sys.argv = rasa_argv(options.port, options.model, options.endpoints, options.credentials, options.host,
                          options.api, list(load_settings().cors_origins))
     from rasa.__main__ import main as rasa_main
