@@ -11,7 +11,7 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
@@ -38,7 +38,7 @@ def _endpoint(name: str):
 def test_the_endpoints_file_configures_redis_stores(production_env, redis_url):
     tracker = _endpoint("tracker_store")
     lock = _endpoint("lock_store")
-    assert tracker.type == "redis" and lock.type == "redis"
+    assert tracker.type == "kefu.dialogue.tracker_store.SessionRedisTrackerStore" and lock.type == "redis"
     assert tracker.url == urlparse(redis_url).hostname
 
 
@@ -46,7 +46,7 @@ def test_a_tracker_saved_by_one_instance_is_read_by_another(production_env):
     domain = Domain.empty()
     first = TrackerStore.create(_endpoint("tracker_store"), domain)
     second = TrackerStore.create(_endpoint("tracker_store"), domain)
-    assert type(first).__name__ == "RedisTrackerStore"
+    assert type(first).__name__ == "SessionRedisTrackerStore"
     sender = f"test-{uuid.uuid4().hex[:10]}"
     tracker = DialogueStateTracker.from_events(sender, [
         ActionExecuted("action_listen"), UserUttered("我的订单到哪了", metadata={"kefu_turn": "00.0"}),
@@ -87,3 +87,40 @@ def test_two_instances_lock_one_conversation_in_turn(production_env):
 
     asyncio.run(both())
     assert order == ["A in", "A out", "B in", "B out"]
+
+
+def _said(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+def _session(text: str):
+    return [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+            UserUttered(text), BotUttered(f"re: {text}"), ActionExecuted("action_listen")]
+
+
+def test_a_turn_reads_and_writes_the_current_session_only(production_env):
+    """Older sessions leave the key for the archive once, and come back whole
+    in the full tracker (the desk's transcript)."""
+    store = TrackerStore.create(_endpoint("tracker_store"), Domain.empty())
+    sender = f"test-{uuid.uuid4().hex[:10]}"
+    history = _session("第一次") + _session("第二次") + _session("第三次")
+    tracker = DialogueStateTracker.from_events(sender, history)
+
+    async def scenario():
+        await store.save(tracker)
+        current = await store.retrieve(sender)
+        current.update(UserUttered("还在吗"))
+        await store.save(current)  # the same session again: nothing archived twice
+        return await store.retrieve(sender), await store.retrieve_full_tracker(sender)
+
+    try:
+        current, full = asyncio.run(scenario())
+        assert _said(current) == ["第三次", "还在吗"]
+        assert store.red.llen(store.archive_prefix + sender) == 2
+        assert _said(full) == ["第一次", "第二次", "第三次", "还在吗"]
+        assert 0 < store.red.ttl(store.key_prefix + sender) <= 7776000
+        assert 0 < store.red.ttl(store.archive_prefix + sender) <= 7776000
+        assert sender in [key.removeprefix(store.key_prefix) for key in asyncio.run(store.keys())]
+        assert not any(key.startswith(store.archive_prefix) for key in asyncio.run(store.keys()))
+    finally:
+        store.red.delete(store.key_prefix + sender, store.archive_prefix + sender)
