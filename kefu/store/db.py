@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -29,9 +30,15 @@ def make_engine(url: str) -> Engine:
     of a SQLite file."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if not path or path == ":memory:":
+            engine = create_engine(url, future=True, connect_args={"timeout": 5})
+        else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"timeout": 5})
+            # SQLAlchemy 1.4 opens a new connection to a SQLite file for every
+            # transaction (NullPool): with the pragmas, that was most of an
+            # action's time. A pool keeps them, each used by one thread at a time.
+            engine = create_engine(url, future=True, poolclass=QueuePool, pool_size=4, max_overflow=8,
+                                   connect_args={"timeout": 5, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
