@@ -45,8 +45,12 @@ def train(config: Path, nlu: Path, domain: Path, out: Path, name: str) -> Dict[s
 
 def parse_all(model: str, examples: List[Example]) -> List[Dict[str, Any]]:
     """Rasa's parse of every example with the model, and how long it took."""
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
     agent = Agent.load(model)
 
     async def run() -> List[Dict[str, Any]]:
