@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lint lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-load bench-faults clean
+.PHONY: install lint lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -94,6 +94,13 @@ test: lint validate train browser nginx
 ## `python -m bench.nlu` compares every candidate of bench/nlu/configs (long).
 bench-nlu: lookup
 	$(PY) -m bench.nlu --folds 5 --only kefu $(if $(RELEASE_MODEL),--model release=$(RELEASE_MODEL))
+
+## reply cost side by side: Kefu, Rasa's default config on Kefu's data and the
+## `rasa init` bot (open-loop load, long conversation, burst), then a py-spy
+## profile of Kefu under load (reports/perf/)
+bench-perf: train db
+	$(PY) -m bench.perf
+	$(PY) -m bench.perf.profile
 
 ## load and fault benchmarks of the production profile (reports/load, reports/faults)
 bench-load: train nginx
