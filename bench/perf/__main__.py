@@ -172,8 +172,10 @@ def markdown(report: Dict[str, Any]) -> str:
                   "| peer | CPU per reply | p50 one at a time | saturation |", "| --- | --- | --- | --- |"]
         for peer, q in report["ratios"].items():
             lines.append(f"| {peer} | {q['cpu_per_reply']}× | {q['p50_one_at_a_time']}× | {q['saturation']}× |")
-    lines += ["", "Long conversation (one sender, a new session every few turns, one turn at a time; "
-              "median over the repeats): sessions started as asked, and what the turns got back:", ""]
+    when = f" (measured {report['long_conversation_measured']})" if report.get("long_conversation_measured") else ""
+    lines += ["", f"Long conversation{when}: one sender, a new session every few turns, one turn at a time; "
+              "median over the repeats, CPU in the kernel's 10 ms ticks. Sessions started as asked, and what the "
+              "turns got back:", ""]
     for name, r in results.items():
         long = r["long_conversation"]
         lines.append(f"- **{name}**: {long['turns']} turns, a session every {long['session_every']}; sessions "

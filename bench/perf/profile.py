@@ -6,7 +6,8 @@ offers a steady open-loop load, and samples both processes with py-spy
 distorted). The stacks are grouped by the first frame that names a part of
 the pipeline (bench.perf.profile.PARTS, most specific first) and written as
 a table of shares to reports/perf/profile.md, with the raw collapsed stacks
-beside it (``inferno``/``flamegraph.pl`` draw them).
+beside it (profile-<process>.txt, not committed: ``inferno`` or
+``flamegraph.pl`` draw them).
 """
 from __future__ import annotations
 
