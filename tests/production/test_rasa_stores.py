@@ -38,7 +38,8 @@ def _endpoint(name: str):
 def test_the_endpoints_file_configures_redis_stores(production_env, redis_url):
     tracker = _endpoint("tracker_store")
     lock = _endpoint("lock_store")
-    assert tracker.type == "kefu.dialogue.tracker_store.SessionRedisTrackerStore" and lock.type == "redis"
+    assert tracker.type == "kefu.dialogue.tracker_store.SessionRedisTrackerStore"
+    assert lock.type == "kefu.dialogue.lock_store.PromptRedisLockStore"
     assert tracker.url == urlparse(redis_url).hostname
 
 
@@ -69,7 +70,7 @@ def test_a_tracker_saved_by_one_instance_is_read_by_another(production_env):
 def test_two_instances_lock_one_conversation_in_turn(production_env):
     first = LockStore.create(_endpoint("lock_store"))
     second = LockStore.create(_endpoint("lock_store"))
-    assert type(first).__name__ == "RedisLockStore"
+    assert type(first).__name__ == "PromptRedisLockStore"
     sender = f"test-{uuid.uuid4().hex[:10]}"
     order = []
 
@@ -124,3 +125,36 @@ def test_a_turn_reads_and_writes_the_current_session_only(production_env):
         assert not any(key.startswith(store.archive_prefix) for key in asyncio.run(store.keys()))
     finally:
         store.red.delete(store.key_prefix + sender, store.archive_prefix + sender)
+
+
+@pytest.mark.parametrize("store_type", ["in_memory", "production"])
+def test_a_waiting_message_gets_the_lock_soon_after_it_is_free(production_env, store_type):
+    """Rasa calls lock(sender) with no wait time; Rasa's own stores then look
+    again after a whole second. Here the second message is in well before."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    from kefu.dialogue.lock_store import PromptInMemoryLockStore
+
+    if store_type == "in_memory":
+        first = second = LockStore.create(EndpointConfig(type="kefu.dialogue.lock_store.PromptInMemoryLockStore"))
+        assert isinstance(first, PromptInMemoryLockStore)
+    else:
+        first, second = LockStore.create(_endpoint("lock_store")), LockStore.create(_endpoint("lock_store"))
+    sender = f"test-{uuid.uuid4().hex[:10]}"
+    freed = {}
+
+    async def hold():
+        async with first.lock(sender):
+            await asyncio.sleep(0.2)
+        freed["at"] = asyncio.get_running_loop().time()
+
+    async def wait():
+        await asyncio.sleep(0.05)
+        async with second.lock(sender):
+            return asyncio.get_running_loop().time()
+
+    async def both():
+        _, entered = await asyncio.gather(hold(), wait())
+        return entered - freed["at"]
+
+    assert asyncio.run(both()) < 0.5  # Rasa's stores: about 1 s

@@ -67,7 +67,7 @@ def test_derived_variables_fill_every_variable_of_the_production_endpoints(monke
     assert not re.search(r"[\"']\$\{", text), "Rasa only expands unquoted ${VAR}"
     endpoints = yaml.safe_load(text)
     assert endpoints["tracker_store"]["type"] == "kefu.dialogue.tracker_store.SessionRedisTrackerStore"
-    assert endpoints["lock_store"]["type"] == "redis"
+    assert endpoints["lock_store"]["type"] == "kefu.dialogue.lock_store.PromptRedisLockStore"
     assert endpoints["event_broker"]["type"] == "pika"
 
 
