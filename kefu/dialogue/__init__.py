@@ -1,3 +1,3 @@
-"""Kefu's dialogue plumbing registered with Rasa: the hand-off policy (while a
-person has the conversation, the bot only relays) and the production tracker
-store that reads and writes one session a turn."""
+"""Kefu's parts of Rasa's dialogue engine: the hand-off policy, the tracker
+store that reads one session a turn, prompt lock stores and the prepared
+check of action server responses."""
