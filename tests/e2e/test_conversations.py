@@ -39,6 +39,16 @@ def test_order_status_in_english(chat):
     assert SHIPPED in reply and "on its way" in reply
 
 
+def test_an_order_number_sent_after_a_lookup_is_looked_up_too(chat):
+    """A shopper who pastes a second order number after a status answer gets
+    that order looked up (with its own proof), not "I don't understand"."""
+    chat.say(f"帮我查下订单{SHIPPED}")
+    assert "运输中" in chat.said("5678")
+    again = chat.said(UNPAID)
+    assert "后4位" in again or UNPAID in again, again
+    assert "没太理解" not in again and "人工" not in again
+
+
 def test_someone_elses_order_is_never_shown(chat):
     chat.say(f"查订单{OTHER_CUSTOMER}")
     reply = chat.said("5678")  # 张三's digits, 李四's order
