@@ -12,7 +12,6 @@ Every form that touches an order inherits :class:`OrderProofForm`.
 """
 from __future__ import annotations
 
-from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -88,12 +87,8 @@ def _unfilled(tracker: Tracker) -> List[Dict[Text, Any]]:
 
 
 class OrderProofForm(KefuForm):
-    """Base of every form whose first slots are `order_id` and `phone_last4`."""
-
-    @abstractmethod
-    def name(self) -> Text:
-        """Each form's own validation action name (abstract: rasa-sdk
-        registers only concrete subclasses)."""
+    """Base of every form whose first slots are `order_id` and `phone_last4`
+    (abstract, like KefuForm: each form names its own validation action)."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -45,6 +45,19 @@ class Candidate:
         return self.open_chats, self.last_assigned_at or datetime.min, self.agent_id
 
 
+
+def _take(s: Session, handoff_id: int, agent_id: int, now: datetime) -> bool:
+    """Assign a handoff that is still waiting (a conditional update: of two
+    takers, one wins) and note when the agent last got one."""
+    taken = s.execute(
+        update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
+        .values(status="assigned", agent_id=agent_id, assigned_at=to_db(now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken:
+        s.execute(update(Agent).where(Agent.id == agent_id).values(last_assigned_at=to_db(now)))
+    return bool(taken)
+
 class Assignment(StoreBase):
     def assign_waiting(self, now: Optional[datetime] = None) -> List[Tuple[int, int]]:
         """Give waiting handoffs, oldest first, to present agents below their
@@ -65,14 +78,8 @@ class Assignment(StoreBase):
                     break
                 eligible.sort(key=Candidate.rank)
                 agent_id = eligible[0].agent_id
-                taken = s.execute(
-                    update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
-                    .values(status="assigned", agent_id=agent_id, assigned_at=to_db(now))
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                if not taken:
+                if not _take(s, handoff_id, agent_id, now):
                     continue
-                s.execute(update(Agent).where(Agent.id == agent_id).values(last_assigned_at=to_db(now)))
                 write_audit(s, None, "auto_assign", f"handoff:{handoff_id}", f"agent:{agent_id}")
                 made.append((handoff_id, agent_id))
                 candidates = [
@@ -89,17 +96,11 @@ class Assignment(StoreBase):
             handoff = s.get(Handoff, handoff_id)
             if handoff is None:
                 return Outcome(False, "not_found")
-            taken = s.execute(
-                update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
-                .values(status="assigned", agent_id=agent_id, assigned_at=to_db(now))
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if not taken:
+            if not _take(s, handoff_id, agent_id, now):
                 s.refresh(handoff)
                 if handoff.status == "closed":
                     return Outcome(False, "closed")
                 return Outcome(False, "already_yours" if handoff.agent_id == agent_id else "taken")
-            s.execute(update(Agent).where(Agent.id == agent_id).values(last_assigned_at=to_db(now)))
             write_audit(s, agent_id, "claim", f"handoff:{handoff_id}", None)
             s.refresh(handoff)
             return Outcome(True, handoff=handoff_view(s, handoff))
