@@ -151,7 +151,8 @@ def start_kefu(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
         "  headers:\n    X-Kefu-Action-Token: ${KEFU_ACTION_TOKEN}\n  enable_selective_domain: true\n"
         "lock_store:\n  type: kefu.dialogue.lock_store.PromptInMemoryLockStore\n"
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db or workdir / "tracker.db"}"\n',
+        "tracker_store:\n  type: kefu.dialogue.tracker_store.PooledSQLTrackerStore\n"
+        f'  dialect: sqlite\n  db: "{tracker_db or workdir / "tracker.db"}"\n',
         encoding="utf-8",
     )
     credentials_file = ROOT / "credentials.yml"

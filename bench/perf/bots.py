@@ -49,11 +49,13 @@ ACTION_PORT = 7255
 BOT_NAMES = ("kefu", "default-config", "rasa-init")
 #: Kefu with one of this release's changes undone, measured on its own
 #: (``--bots kefu-full-domain``): the domain sent with every action call;
-#: TensorFlow's and BLAS's own thread pools (0 is TensorFlow's default)
+#: TensorFlow's and BLAS's own thread pools (0 is TensorFlow's default);
+#: Rasa's own SQL tracker store (a connection per transaction, rollback journal)
 VARIANTS = {
     "kefu-full-domain": {"action_endpoint": {"enable_selective_domain": False}},
     "kefu-tf-pools": {"env": {"TF_INTER_OP_PARALLELISM_THREADS": "0", "TF_INTRA_OP_PARALLELISM_THREADS": "0",
                               "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}},
+    "kefu-rasa-sql": {"tracker_store": {"type": "SQL"}},
 }
 #: the same for every process of every bot: no telemetry calls (no network
 #: here, and nothing a shop's server would be measured doing), no TF banner
@@ -104,6 +106,7 @@ class Bot:
     #: into the action endpoint, and environment variables for every process
     action_endpoint: Dict[str, object] = field(default_factory=dict)
     env: Dict[str, str] = field(default_factory=dict)
+    tracker_store: Dict[str, object] = field(default_factory=dict)
 
     def start(self, workdir: Path) -> "Running":
         return Running(self, self.launcher(self, workdir), workdir)
@@ -231,8 +234,12 @@ def kefu_model(path: Optional[Path]) -> Path:
     return model
 
 
-def _sqlite_tracker(endpoints: dict, tracker_db: Path) -> dict:
-    return {**endpoints, "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(tracker_db)}}
+def _sqlite_tracker(endpoints: dict, tracker_db: Path, override: Optional[dict] = None) -> dict:
+    """The bot's own SQLite tracker store class (Rasa's ``SQL`` when it names
+    none) on ``tracker_db``."""
+    own = endpoints.get("tracker_store") or {"type": "SQL"}
+    store = {**own, "dialect": "sqlite", "db": str(tracker_db), **(override or {})}
+    return {**endpoints, "tracker_store": store}
 
 
 def _write_yaml(path: Path, content: dict) -> Path:
@@ -268,7 +275,7 @@ def _launch_kefu_served(bot: Bot, workdir: Path) -> Supervisor:
     tracker_db = workdir / TRACKER_DB
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     endpoints["action_endpoint"] = {**endpoints["action_endpoint"], **bot.action_endpoint}
-    endpoints_file = _write_yaml(workdir / "endpoints.yml", _sqlite_tracker(endpoints, tracker_db))
+    endpoints_file = _write_yaml(workdir / "endpoints.yml", _sqlite_tracker(endpoints, tracker_db, bot.tracker_store))
     env = {**QUIET, **bot.env, "DATABASE_URL": database_url, "KEFU_TRACKER_URL": f"sqlite:///{tracker_db}"}
     servers = embedded.start(model=str(bot.model), rasa_port=RASA_PORT, action_port=ACTION_PORT,
                              endpoints=str(endpoints_file), env=env, log_dir=workdir, timeout=START_TIMEOUT)

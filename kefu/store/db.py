@@ -25,25 +25,26 @@ CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 5000
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, future: bool = True) -> Engine:
     """An engine for ``url`` with fail-fast timeouts; creates the directory
-    of a SQLite file."""
+    of a SQLite file. ``future=False`` is for Rasa's SQL tracker store,
+    which still speaks SQLAlchemy's 1.x API."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if not path or path == ":memory:":
-            engine = create_engine(url, future=True, connect_args={"timeout": 5})
+            engine = create_engine(url, future=future, connect_args={"timeout": 5})
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             # SQLAlchemy 1.4 opens a new connection to a SQLite file for every
             # transaction (NullPool): with the pragmas, that was most of an
             # action's time. A pool keeps them, each used by one thread at a time.
-            engine = create_engine(url, future=True, poolclass=QueuePool, pool_size=4, max_overflow=8,
+            engine = create_engine(url, future=future, poolclass=QueuePool, pool_size=4, max_overflow=8,
                                    connect_args={"timeout": 5, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,
-        future=True,
+        future=future,
         pool_pre_ping=True,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={
