@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lint lookup train validate db seed agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
+.PHONY: install lint lookup train validate db seed simulate-orders agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ db: install
 
 seed: install
 	$(PY) -m kefu.store.seed --reset
+
+## the demo shop tells the running assistant about its orders (signed webhook, docs/notifications.md)
+simulate-orders: db
+	$(PY) -m kefu.notify.simulate
 
 ## add an agent to the agent desk: make agent AGENT=li NAME=小李 (asks for a password)
 agent: db

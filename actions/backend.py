@@ -22,6 +22,7 @@ from kefu.core.names import LANGUAGE_SLOT
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
 from kefu.store.limits import Limit, Limits
+from kefu.store.notify import NotifyStore
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ def use_store(new_store: Optional[ShopStore]) -> None:
 def desk() -> DeskStore:
     """The agent desk's queue, on the shop's database."""
     return DeskStore(store().engine)
+
+
+def notifications() -> NotifyStore:
+    """Order news (the outbox, followers, opt-outs), on the shop's database."""
+    return NotifyStore(store().engine)
 
 
 def identity_of(tracker: Tracker) -> Optional[ids.Identity]:

@@ -19,7 +19,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, client_key, conversation_key, known_customer, store
+from actions.backend import backend_guard, client_key, conversation_key, known_customer, notifications, store
 from actions.forms import KefuForm
 from kefu.core.clock import utcnow
 from kefu.core.config import load_settings
@@ -148,6 +148,7 @@ class OrderProofForm(KefuForm):
         ok = bool(order_id) and store().verify_order_owner(order_id, last4)
         store().record_verification(conversation_key(tracker), order_id or "", ok, client_key(tracker))
         if ok:
+            notifications().follow(order_id, tracker.sender_id)  # its news may come here now
             return {"phone_last4": last4, "verified_order": order_id, "verified_at": utcnow().timestamp()}
         if proof_lock(tracker, order_id):
             # this failure locked the order (or the conversation, the address):

@@ -44,6 +44,7 @@ Wire format (socket.io events, JSON):
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import html
@@ -69,6 +70,7 @@ from kefu.core import ids, responses, text
 from kefu.core.config import load_settings
 from kefu.core.privacy import redact
 from kefu.core.secrets import secret
+from kefu.notify import notify_store
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +248,15 @@ def render_demo_page(template: str, server: str, language: str) -> str:
     language = language if language in LANGUAGES else "zh"
     return (template.replace("__KEFU_SERVER__", html.escape(server, quote=True))
             .replace("__KEFU_LANG__", language))
+
+
+async def _page_event(record: Callable[..., Any], *args: str) -> None:
+    """Tell the order-news outbox a page opened or closed; its database
+    being away must not stop the chat."""
+    try:
+        await asyncio.to_thread(record, *args)
+    except Exception:
+        logger.exception("webchat: could not record an open or closed page")
 
 
 def session_hash(session_id: str) -> str:
@@ -473,6 +484,11 @@ class WebChatInput(SocketIOInput):
             await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
             logger.debug("webchat: session %s joined", session_hash(session_id))
+            await _page_event(notify_store().page_opened, sid, ids.Identity(ids.WEB, session_id).conversation_id)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text, *_reason: Any) -> None:
+            await _page_event(notify_store().page_closed, sid)
 
         handle = answering_failures(on_new_message)
 

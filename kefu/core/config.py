@@ -48,6 +48,22 @@ class DeskOptions:
 
 
 @dataclass(frozen=True)
+class NotifyOptions:
+    """Order news (docs/notifications.md): quiet hours in the shop's time
+    zone (service_hours.yml), a daily cap per shopper, how long a parcel may
+    sit without a tracking update before the shopper is told, retries."""
+
+    quiet_hours: str = "22:00-08:00"  # "off" for none
+    daily_cap: int = 3
+    delay_hours: float = 48.0
+    poll_seconds: float = 2.0
+    max_attempts: int = 6
+    first_retry_seconds: float = 30.0
+    #: how far a webhook's timestamp may be from now (replays are refused)
+    webhook_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class Settings:
     """Runtime settings, read with :func:`load_settings`."""
 
@@ -87,6 +103,7 @@ class Settings:
     cors_origins: Tuple[str, ...] = ()
     service_hours_path: Path = PROJECT_ROOT / "service_hours.yml"
     desk: DeskOptions = field(default_factory=DeskOptions)
+    notify: NotifyOptions = field(default_factory=NotifyOptions)
 
 
 def _reader(source: Mapping[str, str]) -> Callable[[str, str], str]:
@@ -115,6 +132,18 @@ def _desk(env: Callable[[str, str], str]) -> DeskOptions:
         presence_seconds=int(env("KEFU_DESK_PRESENCE_SECONDS", "90")),
         managers=tuple(m.lower() for m in _list(env("KEFU_DESK_MANAGERS", ""))),
         analytics_ingest_seconds=float(env("KEFU_ANALYTICS_INGEST_SECONDS", "60")),
+    )
+
+
+def _notify(env: Callable[[str, str], str]) -> NotifyOptions:
+    return NotifyOptions(
+        quiet_hours=env("KEFU_NOTIFY_QUIET_HOURS", "22:00-08:00"),
+        daily_cap=int(env("KEFU_NOTIFY_DAILY_CAP", "3")),
+        delay_hours=float(env("KEFU_NOTIFY_DELAY_HOURS", "48")),
+        poll_seconds=float(env("KEFU_NOTIFY_POLL_SECONDS", "2")),
+        max_attempts=int(env("KEFU_NOTIFY_MAX_ATTEMPTS", "6")),
+        first_retry_seconds=float(env("KEFU_NOTIFY_RETRY_SECONDS", "30")),
+        webhook_window_seconds=int(env("KEFU_SHOP_WEBHOOK_WINDOW_SECONDS", "300")),
     )
 
 
@@ -153,4 +182,5 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         cors_origins=_list(read("KEFU_CORS_ORIGINS", "")),
         service_hours_path=Path(read("KEFU_SERVICE_HOURS", str(PROJECT_ROOT / "service_hours.yml"))),
         desk=_desk(read),
+        notify=_notify(read),
     )

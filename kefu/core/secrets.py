@@ -25,6 +25,7 @@ SECRETS: Dict[str, str] = {
     "action_token": "KEFU_ACTION_TOKEN",  # Rasa -> action server
     "rasa_jwt_secret": "KEFU_RASA_JWT_SECRET",  # agent desk -> Rasa's HTTP API
     "widget_key": "KEFU_WIDGET_KEY",  # web widget session tokens
+    "shop_webhook_secret": "KEFU_SHOP_WEBHOOK_SECRET",  # the shop -> POST /shop/events (HMAC)
 }
 _MIN_LENGTH = 16
 

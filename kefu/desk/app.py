@@ -20,6 +20,9 @@ Routes (all ``/api/`` routes but login need a session; POSTs need
     GET  /api/agents
     GET  /api/metrics
     GET  /api/events               server-sent events: queued, assignment, closed, message
+    POST /shop/events              the shop's signed order events (kefu/notify/webhook.py), no session
+
+The desk process also runs the order-news outbox (kefu/notify/dispatcher.py).
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional
 
 from aiohttp import web
 
-from kefu.core import ids
+from kefu.core import hours, ids
 from kefu.core.names import HANDBACK_ACTION
 from kefu.core.privacy import mask_name, mask_phone
 from kefu.desk import auth, dashboard, keys
@@ -41,8 +44,11 @@ from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
 from kefu.desk.settings import DeskSettings, load_desk_settings
+from kefu.notify import webhook
+from kefu.notify.dispatcher import Dispatcher, policy_from, run_forever
 from kefu.store.db import make_engine, migrate
 from kefu.store.desk import AgentView, DeskStore, Forbidden, HandoffView, Outcome
+from kefu.store.notify import NotifyStore
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
@@ -313,6 +319,17 @@ def _customer(app: web.Application, view: HandoffView) -> Dict[str, Any]:
 # -- the app ---------------------------------------------------------------------------------
 
 
+def _dispatcher(app: web.Application, settings: DeskSettings) -> Dispatcher:
+    """The outbox's dispatcher, speaking through the desk's Rasa client."""
+    zone = hours.load(str(settings.service_hours_path) if settings.service_hours_path else None).zone
+    store = app[keys.NOTIFY]
+
+    async def page_open(conversation_id: str) -> bool:
+        return await run(store.page_open, conversation_id)
+
+    return Dispatcher(store, app[keys.RASA], policy_from(settings.notify, zone), page_open)
+
+
 def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = True) -> web.Application:
     settings = settings or load_desk_settings()
     app = web.Application(middlewares=[auth.security], client_max_size=64 * 1024)
@@ -327,11 +344,14 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
         app[keys.SHOP] = ShopStore(engine)
         await run(app[keys.STORE].seed_canned_replies)
         app[keys.RASA] = RasaClient(settings.rasa_url, settings.rasa_jwt_secret, settings.rasa_timeout)
+        app[keys.NOTIFY] = NotifyStore(engine)
         poller = asyncio.create_task(poll(app[keys.STORE], app[keys.HUB], settings.poll_seconds))
+        outbox = asyncio.create_task(run_forever(_dispatcher(app, settings), settings.notify))
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, outbox):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await app[keys.RASA].close()
         engine.dispose()
 
@@ -360,6 +380,9 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/api/events", events)
+    app.router.add_post("/shop/events", webhook.handler(lambda request: request.app[keys.NOTIFY],
+                                                        settings.shop_webhook_secret,
+                                                        settings.notify.webhook_window_seconds))
     dashboard.register(app)
     return app
 

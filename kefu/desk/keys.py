@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kefu.desk.rasa import RasaClient
     from kefu.desk.settings import DeskSettings
     from kefu.store.desk import DeskStore
+    from kefu.store.notify import NotifyStore
     from kefu.store.shop import ShopStore
 
 SETTINGS: "web.AppKey[DeskSettings]" = web.AppKey("settings")
@@ -17,3 +18,4 @@ STORE: "web.AppKey[DeskStore]" = web.AppKey("store")
 SHOP: "web.AppKey[ShopStore]" = web.AppKey("shop")
 RASA: "web.AppKey[RasaClient]" = web.AppKey("rasa")
 HUB: "web.AppKey[Hub]" = web.AppKey("hub")
+NOTIFY: "web.AppKey[NotifyStore]" = web.AppKey("notify")

@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 class RasaError(Exception):
-    pass
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status  # Rasa's HTTP status, when it answered
 
 
 #: how long a signed call to Rasa's API stays valid
@@ -48,19 +50,34 @@ class RasaClient:
         # does not match an escaped one
         return f"{self.base_url}/conversations/{quote(conversation_id, safe=':')}/{tail}"
 
-    async def execute(self, conversation_id: str, action: str) -> Dict[str, Any]:
+    async def execute(self, conversation_id: str, action: str, output_channel: str = "latest") -> Dict[str, Any]:
         """POST /conversations/{id}/execute?output_channel=latest: the action's
-        messages go to the shopper on the channel they last used."""
+        messages go to the shopper on the channel they last used (or on the
+        connector named, for a conversation that has not spoken yet)."""
         try:
             response = await self.client.post(
-                self._url(conversation_id, "execute"), params={"output_channel": "latest"},
+                self._url(conversation_id, "execute"), params={"output_channel": output_channel},
                 json={"name": action}, headers=self._headers(),
             )
         except httpx.HTTPError as error:
             raise RasaError(f"{action}: {type(error).__name__}") from error
         if response.status_code >= 400:
-            raise RasaError(f"{action}: HTTP {response.status_code}")
+            raise RasaError(f"{action}: HTTP {response.status_code}", response.status_code)
         return response.json()
+
+    async def start_conversation(self, conversation_id: str) -> None:
+        """Make the conversation exist in the tracker store (a new session,
+        then listening), so that ``execute`` may speak first in it: Rasa's
+        ``execute`` refuses a conversation it has never seen."""
+        try:
+            response = await self.client.post(
+                self._url(conversation_id, "tracker/events"), json=[{"event": "action", "name": "action_listen"}],
+                headers=self._headers(),
+            )
+        except httpx.HTTPError as error:
+            raise RasaError(f"start: {type(error).__name__}") from error
+        if response.status_code >= 400:
+            raise RasaError(f"start: HTTP {response.status_code}", response.status_code)
 
     async def transcript(self, conversation_id: str) -> List[Dict[str, Any]]:
         """The user and bot turns of the conversation's tracker."""

@@ -4,9 +4,10 @@ calls to Rasa's API. Nothing here reads the environment."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Tuple
 
-from kefu.core.config import Settings, load_settings
+from kefu.core.config import NotifyOptions, Settings, load_settings
 from kefu.core.secrets import secret
 
 
@@ -24,6 +25,11 @@ class DeskSettings:
     rasa_timeout: float = 10.0
     #: proxies whose X-Real-IP is believed for the client address (login locks)
     trusted_proxies: Tuple[str, ...] = ()
+    #: order news: the shop's webhook (POST /shop/events) and the outbox's
+    #: dispatcher run in the desk process (kefu/notify/)
+    notify: NotifyOptions = field(default_factory=NotifyOptions)
+    shop_webhook_secret: str = field(default="", repr=False)
+    service_hours_path: Optional[Path] = None
 
 
 def load_desk_settings(settings: Optional[Settings] = None) -> DeskSettings:
@@ -33,5 +39,6 @@ def load_desk_settings(settings: Optional[Settings] = None) -> DeskSettings:
         database_url=settings.database_url, rasa_url=desk.rasa_url, rasa_jwt_secret=secret("rasa_jwt_secret"),
         host=desk.host, port=desk.port, session_hours=desk.session_hours, secure_cookie=desk.secure_cookie,
         poll_seconds=desk.poll_seconds, presence_seconds=desk.presence_seconds, rasa_timeout=desk.rasa_timeout,
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=settings.trusted_proxies, notify=settings.notify,
+        shop_webhook_secret=secret("shop_webhook_secret"), service_hours_path=settings.service_hours_path,
     )

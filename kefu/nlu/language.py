@@ -30,7 +30,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # Words Chinese shoppers type as often as English ones. A Latin greeting is
 # not one of them: "hi" alone opens an English conversation.
-_NEUTRAL = {"ok", "okay", "yes", "no", "thx", "kf", "qs", "pls", "app", "vip"}
+_NEUTRAL = {"ok", "okay", "yes", "no", "thx", "kf", "qs", "pls", "app", "vip", "td"}
 
 
 def decisive_language(text: Optional[str]) -> Optional[str]:

@@ -75,6 +75,9 @@ class FakeRasa:
         self.events: Dict[str, List[Dict[str, Any]]] = {}
         self.desk_store = desk_store
         self.jwt_secret = jwt_secret
+        #: connectors this Rasa has (Rasa collects the messages for any other name)
+        self.connectors = {"latest", "telegram", "wechat", "webchat", "email"}
+        self.refuse_next = 0  # answer this many execute calls 503, as an overloaded Rasa does
         app = web.Application()
         app.router.add_post("/conversations/{cid}/execute", self._execute)
         app.router.add_get("/conversations/{cid}/tracker", self._tracker)
@@ -108,7 +111,13 @@ class FakeRasa:
         if body.get("name") == "action_agent_message" and self.desk_store is not None:
             for text in await asyncio.to_thread(self.desk_store.pop_agent_messages, cid):
                 self.say(cid, "bot", text)
-        return web.json_response({"tracker": {"sender_id": cid}, "messages": []})
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return web.json_response({"error": "busy"}, status=503)
+        # like Rasa: "messages" only when no connector of that name was there to send them
+        body = {"tracker": {"sender_id": cid}}
+        return web.json_response(body if request.query.get("output_channel") in self.connectors
+                                 else {**body, "messages": []})
 
     async def _tracker(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -1,4 +1,4 @@
-"""Kefu's tables, one module per area: shop, channels, desk, analytics.
+"""Kefu's tables, one module per area: shop, channels, desk, analytics, notify.
 
 Importing the package registers every table on ``Base`` (alembic and the
 relationships between areas need them all); callers import the classes from
@@ -34,6 +34,15 @@ from kefu.store.models.desk import (
     DeskSession,
     Handoff,
     HandoffMessage,
+)
+from kefu.store.models.notify import (
+    NOTIFICATION_STATUSES,
+    NOTIFY_EVENT_TYPES,
+    Notification,
+    NotificationOptOut,
+    OrderFollower,
+    ShopEvent,
+    WebPage,
 )
 from kefu.store.models.shop import (
     AftersaleRequest,
@@ -88,4 +97,11 @@ __all__ = [
     "AnalyticsConversation",
     "AnalyticsTurn",
     "MisunderstoodMessage",
+    "NOTIFY_EVENT_TYPES",
+    "NOTIFICATION_STATUSES",
+    "ShopEvent",
+    "OrderFollower",
+    "Notification",
+    "NotificationOptOut",
+    "WebPage",
 ]
