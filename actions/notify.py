@@ -71,6 +71,11 @@ class ActionOptOut(Action):
 
 
 class ActionOptIn(Action):
+    """News on again, but only for a sure "yes": an agreed word (订阅通知,
+    subscribe) or the confirmation button. A longer message the classifier
+    merely thinks asks for it ("还是别发了" read the wrong way) is asked
+    about first, so no guess ever switches messages back on."""
+
     def name(self) -> Text:
         return "action_opt_in"
 
@@ -78,6 +83,9 @@ class ActionOptIn(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
+        if float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0) < 1.0:
+            dispatcher.utter_message(response="utter_confirm_opt_in")
+            return []
         notifications().opt_in(tracker.sender_id, known_customer(tracker))
         dispatcher.utter_message(response="utter_opted_in")
         return []
