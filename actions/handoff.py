@@ -10,7 +10,8 @@ the handoff with `action_handback`, which asks for a satisfaction rating.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Text
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet, UserUtteranceReverted
@@ -23,7 +24,15 @@ from actions.labels import phrase
 from actions.tickets import open_ticket
 from kefu.core import hours
 from kefu.core.clock import utcnow
-from kefu.core.names import HANDBACK_ACTION, HANDOFF_SLOT, RELAY_ACTION
+from kefu.core.names import (
+    HANDBACK_ACTION,
+    HANDOFF_SLOT,
+    LEAVE_MESSAGE_ACTION,
+    QUEUE_LATE_ACTION,
+    QUEUE_MOVED_ACTION,
+    RELAY_ACTION,
+)
+from kefu.store.desk import WaitView
 from kefu.store.limits import HANDOFFS_PER_CLIENT, HANDOFFS_PER_CONVERSATION
 
 #: the desk runs its actions between the shopper's turns (Rasa's execute
@@ -92,8 +101,16 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
         language=lang,
         customer_id=known_customer(tracker),
     )
-    dispatcher.utter_message(response="utter_handoff", position=position)
+    wait = desk().start_waiting(tracker.sender_id)
+    dispatcher.utter_message(response="utter_handoff", position=position, wait=wait_phrase(wait, lang))
     return [*clear_flow_slots(), ActiveLoop(None), SlotSet("requested_slot", None), SlotSet(HANDOFF_SLOT, True)]
+
+
+def wait_phrase(wait: Optional[WaitView], lang: str) -> str:
+    """"预计等待约 4 分钟", or no number when no agent is present to base one on."""
+    if wait is None or wait.minutes is None:
+        return phrase("utter_part_wait_unknown", lang)
+    return phrase("utter_part_wait_minutes", lang, minutes=wait.minutes)
 
 
 class ActionHandoff(Action):
@@ -154,6 +171,71 @@ class ActionEscalateSeriousComplaint(Action):
             return hand_off(dispatcher, tracker, "serious_complaint")
         dispatcher.utter_message(response="utter_anything_else")
         return []
+
+
+class ActionLeaveMessage(Action):
+    """"留言": a shopper who would rather not wait leaves a message. The
+    handoff closes if it is still waiting and a ticket carries the
+    conversation to the agents; an agent who already took the chat keeps it."""
+
+    def name(self) -> Text:
+        return LEAVE_MESSAGE_ACTION
+
+    @backend_guard
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        active = desk().active_handoff(tracker.sender_id)
+        if active is not None and active.status != "waiting":
+            dispatcher.utter_message(response="utter_left_message_taken")
+            return [LISTEN]
+        if active is None or desk().leave_message(tracker.sender_id) is None:
+            if active is not None:  # taken by an agent this very moment
+                dispatcher.utter_message(response="utter_left_message_taken")
+                return [LISTEN]
+            dispatcher.utter_message(response="utter_leave_message_not_waiting")
+            return [SlotSet(HANDOFF_SLOT, False)]
+        summary = conversation_summary(tracker)
+        ticket = open_ticket(tracker, "handoff", f"left a message instead of waiting: {summary['intents']}")
+        if ticket is None:
+            dispatcher.utter_message(response="utter_too_many_requests")
+        else:
+            dispatcher.utter_message(response="utter_left_message", ticket_id=ticket.id)
+        return [SlotSet(HANDOFF_SLOT, False)]
+
+
+class QueueNews(Action, ABC):
+    """Run by the desk while the shopper waits: their place and estimate now."""
+
+    response = ""
+
+    @abstractmethod
+    def name(self) -> Text:
+        """Each kind of news has its action (abstract: rasa-sdk registers only concrete subclasses)."""
+
+    @backend_guard
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        wait = desk().wait_for(tracker.sender_id)
+        if wait is not None:
+            dispatcher.utter_message(response=self.response, position=wait.position,
+                                     wait=wait_phrase(wait, language(tracker)))
+        return [LISTEN]
+
+
+class ActionQueueMoved(QueueNews):
+    response = "utter_queue_moved"
+
+    def name(self) -> Text:
+        return QUEUE_MOVED_ACTION
+
+
+class ActionQueueLate(QueueNews):
+    response = "utter_queue_late"
+
+    def name(self) -> Text:
+        return QUEUE_LATE_ACTION
 
 
 class ActionRelayToAgent(Action):

@@ -45,6 +45,7 @@ class DeskOptions:
     rasa_timeout: float = 10.0
     managers: Tuple[str, ...] = ()  # agents who see the dashboard
     analytics_ingest_seconds: float = 60.0  # how often the desk folds new events into analytics
+    queue_news_seconds: float = 5.0  # how often waiting shoppers are checked for news of their place
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ def _desk(env: Callable[[str, str], str]) -> DeskOptions:
         presence_seconds=int(env("KEFU_DESK_PRESENCE_SECONDS", "90")),
         managers=tuple(m.lower() for m in _list(env("KEFU_DESK_MANAGERS", ""))),
         analytics_ingest_seconds=float(env("KEFU_ANALYTICS_INGEST_SECONDS", "60")),
+        queue_news_seconds=float(env("KEFU_DESK_QUEUE_NEWS_SECONDS", "5")),
     )
 
 

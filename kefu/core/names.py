@@ -15,3 +15,9 @@ LANGUAGE_SLOT = "language"
 RELAY_ACTION = "action_relay_to_agent"
 #: the agent desk gives the conversation back to the bot
 HANDBACK_ACTION = "action_handback"
+#: while waiting for an agent: stop waiting and leave a message (a ticket)
+LEAVE_MESSAGE_INTENT = "leave_message"
+LEAVE_MESSAGE_ACTION = "action_leave_message"
+#: the desk tells a waiting shopper their place improved, or that the estimate has passed
+QUEUE_MOVED_ACTION = "action_queue_moved"
+QUEUE_LATE_ACTION = "action_queue_late"

@@ -22,7 +22,8 @@ Routes (all ``/api/`` routes but login need a session; POSTs need
     GET  /api/events               server-sent events: queued, assignment, closed, message
     POST /shop/events              the shop's signed order events (kefu/notify/webhook.py), no session
 
-The desk process also runs the order-news outbox (kefu/notify/dispatcher.py).
+The desk process also runs the order-news outbox (kefu/notify/dispatcher.py)
+and tells waiting shoppers where they stand (kefu/desk/queue_news.py).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from aiohttp import web
 from kefu.core import hours, ids
 from kefu.core.names import HANDBACK_ACTION
 from kefu.core.privacy import mask_name, mask_phone
-from kefu.desk import auth, dashboard, keys
+from kefu.desk import auth, dashboard, keys, queue_news
 from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
@@ -347,8 +348,10 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
         app[keys.NOTIFY] = NotifyStore(engine)
         poller = asyncio.create_task(poll(app[keys.STORE], app[keys.HUB], settings.poll_seconds))
         outbox = asyncio.create_task(run_forever(_dispatcher(app, settings), settings.notify))
+        waiting = asyncio.create_task(queue_news.run_forever(app[keys.STORE], app[keys.RASA],
+                                                            settings.queue_news_seconds))
         yield
-        for task in (poller, outbox):
+        for task in (poller, outbox, waiting):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -28,6 +28,8 @@ class DeskSettings:
     #: order news: the shop's webhook (POST /shop/events) and the outbox's
     #: dispatcher run in the desk process (kefu/notify/)
     notify: NotifyOptions = field(default_factory=NotifyOptions)
+    #: how often waiting shoppers' places are checked for news (the honest queue)
+    queue_news_seconds: float = 5.0
     shop_webhook_secret: str = field(default="", repr=False)
     service_hours_path: Optional[Path] = None
 
@@ -39,6 +41,6 @@ def load_desk_settings(settings: Optional[Settings] = None) -> DeskSettings:
         database_url=settings.database_url, rasa_url=desk.rasa_url, rasa_jwt_secret=secret("rasa_jwt_secret"),
         host=desk.host, port=desk.port, session_hours=desk.session_hours, secure_cookie=desk.secure_cookie,
         poll_seconds=desk.poll_seconds, presence_seconds=desk.presence_seconds, rasa_timeout=desk.rasa_timeout,
-        trusted_proxies=settings.trusted_proxies, notify=settings.notify,
+        trusted_proxies=settings.trusted_proxies, notify=settings.notify, queue_news_seconds=desk.queue_news_seconds,
         shop_webhook_secret=secret("shop_webhook_secret"), service_hours_path=settings.service_hours_path,
     )

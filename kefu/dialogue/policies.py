@@ -7,7 +7,8 @@ then ignores ordinary messages until something resumes it from outside
 agent. Kefu does not pause. ``action_handoff`` sets the ``handoff_active``
 slot; while it is true this policy answers every user message with
 ``action_relay_to_agent`` (which hands the text to the agent desk and says
-nothing), whatever the intent, ahead of rules and forms. The agent desk ends
+nothing), whatever the intent, ahead of rules and forms, except "留言": a
+shopper still waiting may leave a message instead. The agent desk ends
 the handoff by running ``action_handback``, which clears the slot; from the
 next message on the other policies decide again.
 """
@@ -25,7 +26,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from kefu.core.names import HANDOFF_SLOT, RELAY_ACTION
+from kefu.core.names import HANDOFF_SLOT, LEAVE_MESSAGE_ACTION, LEAVE_MESSAGE_INTENT, RELAY_ACTION
 
 
 @DefaultV1Recipe.register(
@@ -78,11 +79,13 @@ class HandoffPolicy(Policy):
 
 
 def next_action(tracker: DialogueStateTracker) -> Optional[str]:
-    """During a handoff: relay a new user message, then listen."""
+    """During a handoff: relay a new user message, then listen; "留言"
+    (leave a message instead of waiting) goes to its action."""
     if not tracker.get_slot(HANDOFF_SLOT):
         return None
     if tracker.latest_action_name == ACTION_LISTEN_NAME:
-        return RELAY_ACTION
-    if tracker.latest_action_name == RELAY_ACTION:
+        intent = (tracker.latest_message.intent or {}).get("name") if tracker.latest_message else None
+        return LEAVE_MESSAGE_ACTION if intent == LEAVE_MESSAGE_INTENT else RELAY_ACTION
+    if tracker.latest_action_name in (RELAY_ACTION, LEAVE_MESSAGE_ACTION):
         return ACTION_LISTEN_NAME
     return None

@@ -206,3 +206,23 @@ def test_handoff_silences_the_bot_relays_and_hands_back(chat, kefu, shop_url):
     assert response.status_code == 200
     assert "感谢您的评价" in chat.said("5分")
     assert chat.said("运费多少")  # the bot answers again
+
+
+def test_a_waiting_shopper_is_told_the_wait_and_may_leave_a_message(new_chat, kefu, shop_url):
+    chat = new_chat()
+    queued = chat.said("转人工")
+    assert "前面还有" in queued and "留言" in queued  # the place, the wait (or why none) and the way out
+    assert chat.say("在吗") == []  # still waiting: relayed, the bot silent
+    left = chat.said("排不动了 我给客服留言吧")
+    assert "留言工单 TK" in left
+    with create_engine(shop_url).connect() as db:
+        status = db.execute(text("select status from handoffs where conversation_id = :c"),
+                            {"c": chat.conversation_id}).scalar_one()
+        ticket = db.execute(text("select category, status from tickets where id = :t"),
+                            {"t": left.split("留言工单 ")[1][:10]}).one()
+    assert status == "closed" and tuple(ticket) == ("handoff", "open")
+    assert chat.said("运费多少")  # the bot answers again
+    english = new_chat()
+    english.said("i want to talk to a human agent")
+    assert "ticket TK" in english.said("leave a message")
+    assert "aren't waiting" in english.said("leave a message")  # nothing left to leave

@@ -18,7 +18,7 @@ INTENTS = [
     "check_order_status", "cancel_order", "change_order_address", "payment_problem",
     "request_invoice", "request_return", "request_exchange", "request_refund",
     "ask_warranty_repair", "complain", "request_human", "account_problem", "out_of_scope",
-    "opt_out", "opt_in",
+    "opt_out", "opt_in", "leave_message",
 ]
 PLACEHOLDER = re.compile(r"\{\w+\}")
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\(([^)]+)\)|\{([^}]+)\})")
@@ -55,9 +55,9 @@ def test_intents_are_exactly_the_agreed_ones():
 
 #: the closed intents: fewer ways to say them
 SMALL = {"goodbye", "affirm", "deny"}
-#: switching order news off and on: the exact words (退订, stop) are decided
+#: order news off and on, a message instead of waiting: the exact words (退订, stop, 留言) are decided
 #: by kefu.nlu.keywords, the examples teach the paraphrases
-KEYWORD = {"opt_out", "opt_in"}
+KEYWORD = {"opt_out", "opt_in", "leave_message"}
 
 
 @pytest.mark.parametrize("intent", INTENTS + ["faq"])

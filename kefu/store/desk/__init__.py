@@ -21,6 +21,7 @@ action server can run side by side without assigning a chat twice.
 - ``sessions``: login and its lockout, sessions, password changes (:class:`Sessions`)
 - ``canned``, ``tickets``, ``audit``, ``metrics``: canned replies, the
   shopper's tickets, the audit log, live updates and figures
+- ``waiting``: the honest queue, place, estimate, news and leaving a message (:class:`Waiting`)
 - ``passwords`` (scrypt), ``views`` (the values handed out), ``handoffs``
   (helpers on handoff rows) and ``base`` (the engine and presence)
 """
@@ -60,15 +61,17 @@ from kefu.store.desk.views import (
     TicketRow,
     may_see,
 )
+from kefu.store.desk.waiting import QueueNews, Waiting, WaitView
 
 
-class DeskStore(HandoffQueue, Agents, Sessions, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics):
+class DeskStore(HandoffQueue, Agents, Sessions, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics, Waiting):
     """The desk's data layer: ``DeskStore(engine, presence_seconds=90)``."""
 
 
 __all__: Sequence[str] = [
     "DeskStore", "HandoffView", "AgentView", "MessageView", "CannedView", "AuditView", "TicketRow", "AgentLoad",
-    "Metrics", "Outcome", "Forbidden", "hash_password", "verify_password", "needs_rehash", "token_hash", "may_see",
+    "Metrics", "Outcome", "Forbidden", "WaitView", "QueueNews", "hash_password", "verify_password", "needs_rehash",
+    "token_hash", "may_see",
     "conversation_key", "OPEN", "DEFAULT_CANNED", "DEFAULT_PRESENCE_SECONDS", "MAX_FAILED_LOGINS",
     "MAX_FAILED_LOGINS_PER_ADDRESS", "LOCK_WINDOW", "LOCK_BASE", "LOCK_MAX",
 ]

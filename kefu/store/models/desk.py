@@ -26,6 +26,11 @@ class Handoff(Base):
     customer_id = Column(Integer, ForeignKey("customers.id", name="fk_handoffs_customer_id_customers"))
     assigned_at = Column(DateTime)
     first_response_at = Column(DateTime)
+    # the honest queue (kefu/store/desk/waiting.py): the place the shopper
+    # was last told, when their estimate runs out, when they were told it did
+    told_position = Column(Integer)
+    estimate_due_at = Column(DateTime)
+    reminded_at = Column(DateTime)
 
 
 class Agent(Base):
