@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ class FakeTelegram:
         self.webhook: Dict[str, Any] = {"url": "", "secret_token": None}
         self._failures: Dict[str, List[Dict[str, Any]]] = {}
         self._updates: List[Dict[str, Any]] = []
-        self._update_ids = itertools.count(700_000_001)
+        # every bot numbers its own updates: two fake bots of one test session
+        # (sharing one channel-state database) must not reuse each other's ids,
+        # or Kefu rightly drops the second as already handled
+        self._update_ids = itertools.count(random.randrange(10**8, 2 * 10**9))
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(9_000_000)
         self._lock = threading.Lock()
