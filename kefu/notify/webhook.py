@@ -126,7 +126,10 @@ def handler(store_of: Callable[[web.Request], NotifyStore], secret: str,
     async def shop_events(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _answer(413, "too_large")
-        body = await request.content.read(MAX_BODY_BYTES + 1)
+        try:  # the whole body (one read() may return part of it); the app caps what it buffers
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _answer(413, "too_large")
         if len(body) > MAX_BODY_BYTES:
             return _answer(413, "too_large")
         now = utcnow()

@@ -43,6 +43,8 @@ _ORDER_MOVES = {
     "order.delivered": ("delivered", ("paid", "shipped")),
 }
 PAGE_LIFETIME = timedelta(days=1)
+#: why a notification may wait without that counting as a delivery attempt
+DEFERRALS = ("quiet_hours", "daily_cap", "page_closed")
 _AFTERSALE_MOVES = {"aftersale.approved": "approved", "aftersale.rejected": "rejected",
                     "refund.completed": "refunded"}
 
@@ -221,8 +223,8 @@ class NotifyStore:
             values["sent_at"] = to_db(now)
         if retry_at is not None:
             values["next_attempt_at"] = to_db(retry_at)
-        if status == "pending" and reason in ("quiet_hours", "daily_cap", "opted_out"):
-            values["attempts"] = Notification.attempts - 1  # a deferral is not a failed attempt
+        if reason in DEFERRALS:
+            values["attempts"] = Notification.attempts - 1  # held back, not a failed attempt
         with session_scope(self.engine) as s:
             s.execute(update(Notification).where(Notification.id == notification_id).values(**values)
                       .execution_options(synchronize_session=False))

@@ -101,3 +101,21 @@ def test_the_outbox_says_it_through_rasa_on_the_shoppers_connector(shop_client, 
     call = rasa_fake.executed("action_notify")[-1]
     assert call["conversation_id"] == "telegram:515151" and call["query"]["output_channel"] == "telegram"
     assert sent[0].attempts == 1 and sent[0].sent_at is not None
+
+
+def test_a_body_sent_in_small_chunks_is_read_whole(shop_client, shop_db, notify_store):
+    """A shop's client may stream the body without a length (chunked): the
+    signature is checked over all of it, not over the first piece."""
+    order = order_with(shop_db, "paid")
+    request = signed({**_shipped(order.id), "data": {"carrier": "SF", "tracking_no": "SF7788990011",
+                                                     "reason": "r" * 200, "description_zh": "包" * 250,
+                                                     "description_en": "p" * 250}})
+    body = request.pop("content")
+
+    def pieces():
+        for start in range(0, len(body), 97):
+            yield body[start:start + 97]
+
+    response = shop_client.post("/shop/events", content=pieces(), **request)
+    assert response.status_code == 202, response.text
+    assert len(notify_store.notifications(order.id)) == 1
