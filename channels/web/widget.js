@@ -285,6 +285,10 @@
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000
     });
+    // leaving the page closes the socket at once, so the server knows the
+    // page is gone now rather than after its ping timeout (order news then
+    // waits for the next visit instead of going to an empty room)
+    window.addEventListener("pagehide", function () { if (socket) { socket.disconnect(); } });
     // on every (re)connection: show our token to rejoin the same session
     socket.on("connect", function () {
       setConnection("online");

@@ -85,15 +85,20 @@ def test_news_waits_for_the_next_visit_and_arrives_live(kefu, desk, shop_url, br
     conversation = f"web:{session_id_for(shopper.evaluate('() => window.KefuWebchat.sessionToken()'))}"
 
     shopper.goto("about:blank")  # the shopper leaves the shop's page
-    wait_for(lambda: not notify.page_open(conversation), timeout=20)
+    # the widget closes its socket on pagehide; without that the server would
+    # notice only at its ping timeout (45 s)
+    wait_for(lambda: not notify.page_open(conversation), timeout=60)
     _post(desk, order.id, "order.shipped", {"carrier": "SF", "tracking_no": "SF6655443322"})
     waiting = wait_for(lambda: next((n for n in notify.notifications(order.id)
                                      if n.status == "waiting"), None), timeout=20)
     assert waiting.conversation_id == conversation and waiting.reason == "page_closed"
 
     shopper.goto(demo)  # back in the same tab: the widget's session comes back with it
-    if shopper.locator("#kefu-webchat").get_attribute("data-connection") != "online":
-        shopper.click(".kefu-wc-launcher")
+    expect(shopper.locator("#kefu-webchat")).to_be_attached()
+    launcher = shopper.locator(".kefu-wc-launcher")
+    if launcher.is_visible():  # hidden when the widget remembered it was open
+        launcher.click()
+    expect(shopper.locator("#kefu-webchat")).to_have_attribute("data-connection", "online")
     expect(bot.filter(has_text="SF6655443322")).to_be_visible()
     expect(bot.filter(has_text="退订")).to_be_visible()
 
