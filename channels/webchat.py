@@ -250,13 +250,25 @@ def render_demo_page(template: str, server: str, language: str) -> str:
             .replace("__KEFU_LANG__", language))
 
 
+#: a page event the database refused (a busy SQLite file, a failover) is
+#: tried again: a closed page left recorded as open would send news to an
+#: empty room, where nobody reads it
+PAGE_EVENT_RETRIES = (0.5, 2.0, 5.0)
+
+
 async def _page_event(record: Callable[..., Any], *args: str) -> None:
     """Tell the order-news outbox a page opened or closed; its database
     being away must not stop the chat."""
-    try:
-        await asyncio.to_thread(record, *args)
-    except Exception:
-        logger.exception("webchat: could not record an open or closed page")
+    for wait in (*PAGE_EVENT_RETRIES, None):
+        try:
+            await asyncio.to_thread(record, *args)
+            return
+        except Exception:
+            if wait is None:
+                logger.exception("webchat: could not record an open or closed page")
+                return
+            logger.warning("webchat: recording an open or closed page failed; trying again in %.1f s", wait)
+            await asyncio.sleep(wait)
 
 
 def session_hash(session_id: str) -> str:

@@ -57,6 +57,17 @@ def _last_paid_order(shop_url: str) -> Order:
         return order
 
 
+def _wait_page_closed(kefu, notify: NotifyStore, conversation: str) -> None:
+    """Until the server knows the page is gone; on a time-out, what the
+    server said about its webchat sockets, so a failure in CI tells why."""
+    try:
+        wait_for(lambda: not notify.page_open(conversation), timeout=90)
+    except AssertionError:
+        log = kefu.supervisor.log_dir / "rasa.log"
+        said = [line for line in log.read_text(errors="replace").splitlines() if "webchat" in line.lower()]
+        raise AssertionError("the closed page is still recorded as open; rasa.log:\n" + "\n".join(said[-40:]))
+
+
 def _post(desk: ServedApp, order_id: str, kind: str, data: dict) -> None:
     event = {"id": f"evt-{uuid.uuid4().hex[:12]}", "type": kind, "order_id": order_id, "data": data}
     response = httpx.post(f"{desk.url}/shop/events", timeout=15, **signed(event))
@@ -87,7 +98,7 @@ def test_news_waits_for_the_next_visit_and_arrives_live(kefu, desk, shop_url, br
     shopper.goto("about:blank")  # the shopper leaves the shop's page
     # the widget closes its socket on pagehide; without that the server would
     # notice only at its ping timeout (45 s)
-    wait_for(lambda: not notify.page_open(conversation), timeout=60)
+    _wait_page_closed(kefu, notify, conversation)
     _post(desk, order.id, "order.shipped", {"carrier": "SF", "tracking_no": "SF6655443322"})
     waiting = wait_for(lambda: next((n for n in notify.notifications(order.id)
                                      if n.status == "waiting"), None), timeout=20)
