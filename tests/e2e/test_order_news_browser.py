@@ -65,7 +65,7 @@ def _wait_page_closed(kefu, notify: NotifyStore, conversation: str) -> None:
     except AssertionError:
         log = kefu.supervisor.log_dir / "rasa.log"
         said = [line for line in log.read_text(errors="replace").splitlines() if "webchat" in line.lower()]
-        raise AssertionError("the closed page is still recorded as open; rasa.log:\n" + "\n".join(said[-40:]))
+        raise AssertionError("the closed page is still recorded as open; rasa.log:\n" + "\n".join(said[-40:])) from None
 
 
 def _post(desk: ServedApp, order_id: str, kind: str, data: dict) -> None:
