@@ -65,6 +65,21 @@ class NotifyOptions:
 
 
 @dataclass(frozen=True)
+class EvidenceOptions:
+    """Photo evidence (docs/evidence.md): where photos are kept, how big
+    and how many, how long an agent's link to one stays valid."""
+
+    storage: str = "local"  # or "s3"
+    directory: Path = PROJECT_ROOT / "var" / "evidence"
+    s3_endpoint: Optional[str] = None  # e.g. http://minio:9000; unset: AWS
+    s3_bucket: str = "kefu-evidence"
+    s3_region: str = "us-east-1"
+    max_bytes: int = 8_000_000  # per photo, as sent
+    max_photos: int = 6  # waiting for one request
+    link_seconds: int = 600
+
+
+@dataclass(frozen=True)
 class Settings:
     """Runtime settings, read with :func:`load_settings`."""
 
@@ -105,6 +120,7 @@ class Settings:
     service_hours_path: Path = PROJECT_ROOT / "service_hours.yml"
     desk: DeskOptions = field(default_factory=DeskOptions)
     notify: NotifyOptions = field(default_factory=NotifyOptions)
+    evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
 
 
 def _reader(source: Mapping[str, str]) -> Callable[[str, str], str]:
@@ -149,6 +165,22 @@ def _notify(env: Callable[[str, str], str]) -> NotifyOptions:
     )
 
 
+def _evidence(env: Callable[[str, str], str]) -> EvidenceOptions:
+    storage = env("KEFU_EVIDENCE_STORAGE", "local").lower()
+    if storage not in ("local", "s3"):
+        raise ValueError(f"KEFU_EVIDENCE_STORAGE must be local or s3, not {storage!r}")
+    return EvidenceOptions(
+        storage=storage,
+        directory=Path(env("KEFU_EVIDENCE_DIR", str(PROJECT_ROOT / "var" / "evidence"))),
+        s3_endpoint=env("KEFU_S3_ENDPOINT", "") or None,
+        s3_bucket=env("KEFU_S3_BUCKET", "kefu-evidence"),
+        s3_region=env("KEFU_S3_REGION", "us-east-1"),
+        max_bytes=int(env("KEFU_EVIDENCE_MAX_BYTES", "8000000")),
+        max_photos=int(env("KEFU_EVIDENCE_MAX_PHOTOS", "6")),
+        link_seconds=int(env("KEFU_EVIDENCE_LINK_SECONDS", "600")),
+    )
+
+
 def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
     """Read the settings from ``env`` (the process environment by default),
     with the embedded defaults."""
@@ -185,4 +217,5 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         service_hours_path=Path(read("KEFU_SERVICE_HOURS", str(PROJECT_ROOT / "service_hours.yml"))),
         desk=_desk(read),
         notify=_notify(read),
+        evidence=_evidence(read),
     )

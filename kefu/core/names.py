@@ -21,3 +21,7 @@ LEAVE_MESSAGE_ACTION = "action_leave_message"
 #: the desk tells a waiting shopper their place improved, or that the estimate has passed
 QUEUE_MOVED_ACTION = "action_queue_moved"
 QUEUE_LATE_ACTION = "action_queue_late"
+
+#: intents only a connector says (``/<intent>``), never typed, so with no NLU examples
+PHOTO_INTENT = "send_photo"  # a photo came and was kept (kefu/evidence/intake.py)
+CONNECTOR_INTENTS = (PHOTO_INTENT,)

@@ -39,8 +39,8 @@ def text(name: str, language: str = "zh", /, domain: Path = DOMAIN, **values: ob
     return str(chosen["text"]).format(**values) if values else str(chosen["text"])
 
 
-def both(name: str, /, domain: Path = DOMAIN, separator: str = " ") -> str:
+def both(name: str, /, domain: Path = DOMAIN, separator: str = " ", **values: object) -> str:
     """Chinese and English in one text, for a channel that cannot know the
     shopper's language (a bare HTTP answer, a WeChat notice, a mail)."""
-    zh, en = text(name, "zh", domain), text(name, "en", domain)
+    zh, en = text(name, "zh", domain, **values), text(name, "en", domain, **values)
     return zh if zh == en else f"{zh}{separator}{en}"

@@ -26,6 +26,7 @@ SECRETS: Dict[str, str] = {
     "rasa_jwt_secret": "KEFU_RASA_JWT_SECRET",  # agent desk -> Rasa's HTTP API
     "widget_key": "KEFU_WIDGET_KEY",  # web widget session tokens
     "shop_webhook_secret": "KEFU_SHOP_WEBHOOK_SECRET",  # the shop -> POST /shop/events (HMAC)
+    "evidence_link_key": "KEFU_EVIDENCE_LINK_KEY",  # the desk's signed, expiring links to photos
 }
 _MIN_LENGTH = 16
 

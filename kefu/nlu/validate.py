@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import AbstractSet, Dict, Iterable, List, Set
 
 from kefu.core.config import PROJECT_ROOT
+from kefu.core.names import CONNECTOR_INTENTS
 
 _UNUSED = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
+_NO_EXAMPLES = re.compile(r"The intent '([^']+)' is listed in the domain file, but is not found in the NLU training")
 _DUPLICATED_INTENTS = re.compile(r"The following duplicated intents have been found across multiple domain files: (.+)")
 # Rasa's own notice on every domain load since 3.0, not about this project.
 _IGNORED = ("Slot auto-fill has been removed in 3.0",)
@@ -65,6 +67,9 @@ def problems(messages: List[str], named_in_code: Set[str],
             continue
         unused = _UNUSED.search(message)
         if unused and unused.group(1) in named_in_code:
+            continue
+        bare = _NO_EXAMPLES.search(message)
+        if bare and bare.group(1) in CONNECTOR_INTENTS:  # said by a connector, never typed
             continue
         duplicated = _DUPLICATED_INTENTS.search(message)
         if duplicated and {n.strip() for n in duplicated.group(1).split(",")} <= retrieval_intents:

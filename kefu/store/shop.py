@@ -8,15 +8,17 @@ order, what may still be cancelled or changed, what may be returned.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
+from kefu.core import ids
 from kefu.core.clock import from_db, to_db, utcnow
 from kefu.store.db import session_scope
+from kefu.store.evidence import attach_waiting
 from kefu.store.limits import locked_until
 from kefu.store.models import (
     AftersaleRequest,
@@ -132,6 +134,7 @@ class TicketView:
     conversation_key: str
     customer_id: Optional[int]
     order_id: Optional[str]
+    photos: int = 0  # photo evidence attached when it was opened
 
 
 @dataclass(frozen=True)
@@ -286,9 +289,11 @@ class ShopStore:
             order = s.get(Order, order_id)
             return _eligibility(s, order, kind, now)
 
-    def create_aftersale(self, order_id: str, kind: str, reason: str, now: Optional[datetime] = None) -> str:
+    def create_aftersale(self, order_id: str, kind: str, reason: str, now: Optional[datetime] = None,
+                         evidence_of: Optional[str] = None) -> str:
         """Create the request (eligibility checked again inside the same
-        transaction) and return its AS number."""
+        transaction) and return its AS number; the photos waiting in the
+        conversation ``evidence_of`` are attached to it."""
         now = now or utcnow()
         with session_scope(self.engine) as s:
             order = s.get(Order, order_id, with_for_update=True)
@@ -303,6 +308,8 @@ class ShopStore:
             s.add(request)
             s.flush()
             request.id = f"AS{request.number:08d}"
+            if evidence_of:
+                attach_waiting(s, ids.conversation_key(evidence_of), aftersale_number=request.number, now=now)
             return request.id
 
     def aftersale_for_order(self, order_id: str, kind: str) -> Optional[AftersaleView]:
@@ -336,6 +343,7 @@ class ShopStore:
         customer_id: Optional[int] = None,
         order_id: Optional[str] = None,
         now: Optional[datetime] = None,
+        with_photos: bool = False,
     ) -> TicketView:
         category = category if category in TICKET_SLA else "other"
         priority, hours = TICKET_SLA[category]
@@ -350,7 +358,8 @@ class ShopStore:
             s.add(ticket)
             s.flush()
             ticket.id = f"TK{ticket.number:08d}"
-            return _ticket_view(ticket)
+            photos = attach_waiting(s, conversation_key, ticket_number=ticket.number, now=now) if with_photos else 0
+            return replace(_ticket_view(ticket), photos=photos)
 
     def get_ticket(self, ticket_id: str) -> Optional[TicketView]:
         with session_scope(self.engine) as s:

@@ -1,4 +1,4 @@
-"""Kefu's tables, one module per area: shop, channels, desk, analytics, notify.
+"""Kefu's tables, one module per area: shop, channels, desk, analytics, notify, evidence.
 
 Importing the package registers every table on ``Base`` (alembic and the
 relationships between areas need them all); callers import the classes from
@@ -35,6 +35,7 @@ from kefu.store.models.desk import (
     Handoff,
     HandoffMessage,
 )
+from kefu.store.models.evidence import Evidence
 from kefu.store.models.notify import (
     NOTIFICATION_STATUSES,
     NOTIFY_EVENT_TYPES,
@@ -104,4 +105,5 @@ __all__ = [
     "Notification",
     "NotificationOptOut",
     "WebPage",
+    "Evidence",
 ]
