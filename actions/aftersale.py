@@ -12,11 +12,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, known_customer, language, store
+from actions.backend import backend_guard, evidence, known_customer, language, store
+from actions.evidence import PHOTOS_SLOT, validate_photos
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, proven_order
 from actions.labels import label, phrase, yuan
 from actions.orders import refuse_unauthorised
 from kefu.core.clock import utcnow
+from kefu.evidence.reasons import needs_photos
 from kefu.store.shop import AftersaleView
 
 _MAX_REASON_LENGTH = 500
@@ -44,7 +46,9 @@ class ValidateAftersaleForm(OrderProofForm):
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         order_id = authorised_order_id(tracker)
         if order_id and not self._reason_needed(order_id, _kind(tracker)):
-            slots = [s for s in slots if s != "aftersale_reason"]
+            slots = [s for s in slots if s not in ("aftersale_reason", PHOTOS_SLOT)]
+        elif not needs_photos(tracker.get_slot("aftersale_reason") or ""):
+            slots = [s for s in slots if s != PHOTOS_SLOT]  # "changed my mind" needs no photo
         return slots
 
     @staticmethod
@@ -64,6 +68,11 @@ class ValidateAftersaleForm(OrderProofForm):
             dispatcher.utter_message(response="utter_ask_aftersale_reason")
             return {"aftersale_reason": None}
         return {"aftersale_reason": reason}
+
+    def validate_photos(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return validate_photos(slot_value, tracker)
 
 
 def utter_status(dispatcher: CollectingDispatcher, request: AftersaleView, lang: str) -> None:
@@ -104,13 +113,17 @@ class ActionSubmitAftersale(Action):
             )
             dispatcher.utter_message(response="utter_offer_human")
             return clear_flow_slots()
-        request_id = store().create_aftersale(order_id, kind, tracker.get_slot("aftersale_reason") or "")
+        request_id = store().create_aftersale(order_id, kind, tracker.get_slot("aftersale_reason") or "",
+                                              evidence_of=tracker.sender_id)
+        photos = len(evidence().of_aftersale(request_id))
         dispatcher.utter_message(
             response="utter_aftersale_created",
             aftersale_id=request_id,
             kind=label(kind, lang),
             next_steps=phrase(f"utter_part_next_steps_{kind}", lang),
         )
+        if photos:
+            dispatcher.utter_message(response="utter_part_photos_attached", count=photos)
         return clear_flow_slots()
 
 

@@ -21,6 +21,7 @@ from kefu.core.config import load_settings
 from kefu.core.names import LANGUAGE_SLOT
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
+from kefu.store.evidence import EvidenceStore
 from kefu.store.limits import Limit, Limits
 from kefu.store.notify import NotifyStore
 from kefu.store.shop import ShopStore
@@ -48,6 +49,11 @@ def use_store(new_store: Optional[ShopStore]) -> None:
 def desk() -> DeskStore:
     """The agent desk's queue, on the shop's database."""
     return DeskStore(store().engine)
+
+
+def evidence() -> EvidenceStore:
+    """Photo evidence records, on the shop's database."""
+    return EvidenceStore(store().engine, load_settings().evidence.max_photos)
 
 
 def notifications() -> NotifyStore:

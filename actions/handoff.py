@@ -238,6 +238,10 @@ class ActionQueueLate(QueueNews):
         return QUEUE_LATE_ACTION
 
 
+#: what the agent's transcript shows for a photo the shopper sent
+PHOTO_MARK = "📷 [照片 / photo]"
+
+
 class ActionRelayToAgent(Action):
     """While an agent has the conversation: pass the shopper's message on,
     say nothing."""
@@ -250,6 +254,8 @@ class ActionRelayToAgent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         text = (tracker.latest_message.get("text") or "").strip()
+        if (tracker.latest_message.get("intent") or {}).get("name") == "send_photo":
+            text = PHOTO_MARK  # the agent sees the photo itself beside the chat
         if not desk().active_handoff(tracker.sender_id):
             # The desk closed it without handing back (e.g. an agent left):
             # the bot takes over again rather than talk to nobody.

@@ -35,6 +35,7 @@ FLOW_SLOTS = (
     "aftersale_reason",
     "invoice_title",
     "complaint_detail",
+    "photos",
 )
 
 

@@ -13,11 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, conversation_key, known_customer, language, store, within_limits
+from actions.evidence import PHOTOS_SLOT, validate_photos
 from actions.forms import KefuForm
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
 from actions.labels import china_time, label, phrase
 from actions.orders import refuse_unauthorised
 from kefu.core.privacy import redact
+from kefu.evidence.reasons import needs_photos
 from kefu.store.limits import TICKETS_PER_CLIENT, TICKETS_PER_CONVERSATION
 from kefu.store.shop import TicketView
 
@@ -36,7 +38,7 @@ def conversation_excerpt(tracker: Tracker, turns: int = _EXCERPT_TURNS) -> str:
     return "\n".join(lines[-turns:])
 
 
-def open_ticket(tracker: Tracker, category: str, summary: str) -> Optional[TicketView]:
+def open_ticket(tracker: Tracker, category: str, summary: str, with_photos: bool = False) -> Optional[TicketView]:
     """Create a ticket for this conversation; the stored ticket, or None
     when this conversation or its address opened too many this hour."""
     if not within_limits(tracker, TICKETS_PER_CONVERSATION, TICKETS_PER_CLIENT):
@@ -49,6 +51,7 @@ def open_ticket(tracker: Tracker, category: str, summary: str) -> Optional[Ticke
         conversation_key=conversation_key(tracker),
         customer_id=known_customer(tracker),
         order_id=authorised_order_id(tracker),
+        with_photos=with_photos,
     )
 
 
@@ -68,6 +71,19 @@ class ValidateComplaintForm(KefuForm):
             return {"complaint_detail": None}
         return {"complaint_detail": detail[:_MAX_DETAIL]}
 
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if not needs_photos(tracker.get_slot("complaint_detail") or ""):
+            slots = [s for s in slots if s != PHOTOS_SLOT]
+        return slots
+
+    def validate_photos(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return validate_photos(slot_value, tracker)
+
 
 class ActionSubmitComplaint(Action):
     def name(self) -> Text:
@@ -77,12 +93,14 @@ class ActionSubmitComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "")
+        ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "", with_photos=True)
         if ticket is None:
             dispatcher.utter_message(response="utter_too_many_requests")
             return clear_flow_slots()
         dispatcher.utter_message(response="utter_complaint_ticket", ticket_id=ticket.id,
                                  due=china_time(ticket.sla_due_at))
+        if ticket.photos:
+            dispatcher.utter_message(response="utter_part_photos_attached", count=ticket.photos)
         return clear_flow_slots()
 
 

@@ -114,6 +114,24 @@ def shop_url(tmp_path_factory) -> str:
     return url
 
 
+#: 张三's delivered dress, the one demo order a return can be asked for
+RETURNABLE_ORDER = "2611010000000003"
+
+
+@pytest.fixture
+def returnable(shop_url) -> str:
+    """The returnable demo order with no after-sale request yet: several
+    live tests ask for its return in one shared shop, and a second request
+    for one order is (rightly) answered with the first one's status."""
+    with make_engine(shop_url).begin() as db:
+        numbers = [row[0] for row in db.execute(
+            text("select number from aftersale_requests where order_id = :o"), {"o": RETURNABLE_ORDER})]
+        for number in numbers:
+            db.execute(text("update evidence set aftersale_number = null where aftersale_number = :n"), {"n": number})
+            db.execute(text("delete from aftersale_requests where number = :n"), {"n": number})
+    return RETURNABLE_ORDER
+
+
 def rasa_api() -> requests.Session:
     """A client of Rasa's HTTP API as the desk is one: every call carries a
     short-lived JWT signed with the servers' secret (kefu/ops/rasa_server.py)."""

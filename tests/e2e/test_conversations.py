@@ -88,9 +88,9 @@ def test_return_outside_the_window_is_refused_politely(chat):
     assert "不能申请退货" in reply or "7天" in reply
 
 
-def test_return_request_gets_a_number(chat, shop_url):
+def test_return_request_gets_a_number(chat, shop_url, returnable):
     chat.say("衣服不合适，我要退货")
-    chat.say(RETURNABLE)
+    chat.say(returnable)
     chat.say("5678")
     reply = chat.said("尺码偏小了")
     number = re.search(r"AS\d{8}", reply)
