@@ -16,6 +16,14 @@ shared channel state (Telegram resends an update until it is acknowledged),
 then turned into a Rasa ``UserMessage``. The wire format stays in the small
 pure functions below (``parse_update``, ``render_keyboard``, ``split_text``...).
 
+A photo (or an image sent as a file) becomes evidence: the largest size
+Telegram declares within the intake's limit is fetched with ``getFile`` and
+the Bot API file endpoint (``file_base``, derived from ``api_base`` unless
+configured), never more than the limit is read, and the intake
+(:mod:`kefu.evidence.intake`) checks, cleans and records it. Rasa then hears
+``/send_photo`` (and the caption as a message of its own); a refused photo
+gets a polite answer from the connector and Rasa hears nothing.
+
 Replies go through python-telegram-bot's ``Bot`` (``base_url`` = configurable
 ``api_base`` so tests talk to a local fake Bot API) and every call goes
 through ``send_with_retry``: 429 waits ``retry_after`` and retries, 5xx and
@@ -32,14 +40,15 @@ import logging
 import weakref
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple, TypeVar
 
+import httpx
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from channels.delivery import PermanentSendError, send_with_retry
@@ -47,13 +56,20 @@ from channels.edge import user_message
 from kefu.core import ids, responses
 from kefu.core import text as texts
 from kefu.core.clock import utcnow
+from kefu.evidence.intake import PHOTO_TEXT, Refused, intake, refusal
 from kefu.state import channel_state
 
 logger = logging.getLogger(__name__)
+#: httpx logs every request URL at INFO, and a Bot API URL holds the bot token
+logging.getLogger("httpx").setLevel(logging.WARNING)
 T = TypeVar("T")
 
 CHANNEL = "telegram"
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
+#: where getFile's ``file_path`` is downloaded: ``<file base><token>/<file_path>``
+DEFAULT_FILE_BASE = "https://api.telegram.org/file/bot"
+#: a download that stalls longer is given up ("send it again")
+DOWNLOAD_TIMEOUT = 30.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are a few KB; anything far bigger is not from Telegram.
 MAX_BODY_BYTES = 1_000_000
@@ -70,7 +86,6 @@ GREET = "/greet"
 #: polite answers the connector gives itself, without touching the
 #: conversation: the responses of domain.yml, by the kind of update
 POLITE: Dict[str, str] = {
-    "photo": "utter_notice_photo",
     "unsupported": "utter_notice_text_and_photos_only",
     "too_long": "utter_notice_too_long",
     "error": "utter_notice_error",
@@ -88,13 +103,24 @@ class MalformedUpdate(ValueError):
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """One file Telegram offers for a photo: a PhotoSize, or an image sent
+    as a document. ``size`` is what Telegram declares (it may not)."""
+
+    file_id: str
+    size: Optional[int] = None
+    pixels: int = 0
+
+
+@dataclass(frozen=True)
 class Incoming:
     """What Kefu needs from one Telegram Update.
 
     ``kind`` is ``text`` (typed text, /start already mapped), ``callback``
-    (a button click; ``text`` is its raw callback_data), ``photo`` (``text``
-    is the caption, maybe empty), ``unsupported`` (a sticker, voice...,
-    answered politely) or ``ignored`` (an update type Kefu does not handle).
+    (a button click; ``text`` is its raw callback_data), ``photo`` (a photo
+    or an image file: ``files`` are its sizes, ``text`` is the caption, maybe
+    empty), ``unsupported`` (a sticker, voice, other files..., answered
+    politely) or ``ignored`` (an update type Kefu does not handle).
     """
 
     update_id: int
@@ -105,15 +131,15 @@ class Incoming:
     callback_query_id: Optional[str] = None
     language_code: Optional[str] = None
     chat_type: Optional[str] = None
-    photo_file_id: Optional[str] = None
+    files: Tuple["FileRef", ...] = ()
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def metadata(self) -> Dict[str, Any]:
         """UserMessage metadata: ids useful to trace a turn, no names."""
         data: Dict[str, Any] = {"update_id": self.update_id, "message_id": self.message_id,
                                 "chat_type": self.chat_type, "language_code": self.language_code}
-        if self.photo_file_id:
-            data["photo_file_id"] = self.photo_file_id
+        if self.kind == "photo":
+            data["photo"] = True  # no file id: the dialogue sees only that a photo came
         if self.kind == "callback":
             data["button"] = True
         return {CHANNEL: {k: v for k, v in data.items() if v is not None}}
@@ -175,16 +201,59 @@ def parse_update(data: Any) -> Incoming:
                       language_code=_dict(message.get("from")).get("language_code"), chat_type=chat.get("type"))
     if isinstance(message.get("text"), str):
         return replace(common, kind="text", text=command_text(message["text"]))
-    photos = message.get("photo")
-    if isinstance(photos, list) and photos:
-        largest = max((p for p in photos if isinstance(p, dict)), key=lambda p: p.get("width", 0) * p.get("height", 0),
-                      default={})
+    files = photo_files(message)
+    if files:
         caption = message.get("caption") if isinstance(message.get("caption"), str) else ""
-        return replace(common, kind="photo", text=command_text(caption) if caption else "",
-                       photo_file_id=largest.get("file_id"))
+        return replace(common, kind="photo", text=command_text(caption) if caption else "", files=files)
     if any(k in message for k in ("new_chat_members", "left_chat_member", "pinned_message", "group_chat_created")):
         return Incoming(update_id, "ignored")  # service messages, not from a shopper
     return common
+
+
+def _file_ref(item: Any) -> Optional[FileRef]:
+    if not isinstance(item, dict) or not isinstance(item.get("file_id"), str) or not item["file_id"]:
+        return None
+    size = item.get("file_size")
+    width, height = item.get("width"), item.get("height")
+    pixels = width * height if isinstance(width, int) and isinstance(height, int) else 0
+    return FileRef(item["file_id"], size if isinstance(size, int) and not isinstance(size, bool) else None, pixels)
+
+
+def photo_files(message: Dict[str, Any]) -> Tuple[FileRef, ...]:
+    """The files of a photo message: its PhotoSizes, or the document when
+    its declared type is an image (the bytes are checked by the intake
+    anyway); () for any other message."""
+    photos = message.get("photo")
+    if isinstance(photos, list):
+        return tuple(ref for ref in map(_file_ref, photos) if ref is not None)
+    document = _dict(message.get("document"))
+    if str(document.get("mime_type") or "").lower().startswith("image/"):
+        ref = _file_ref(document)
+        return (ref,) if ref is not None else ()
+    return ()
+
+
+def choose_file(files: Tuple[FileRef, ...], max_bytes: int) -> Optional[FileRef]:
+    """The largest file within ``max_bytes`` (one whose size Telegram did
+    not declare may be it: its download is capped); None when every one is
+    declared too big, so nothing is downloaded."""
+    fitting = [f for f in files if f.size is None or f.size <= max_bytes]
+    return max(fitting, key=lambda f: (f.pixels, f.size or 0), default=None)
+
+
+def file_base_for(api_base: str) -> str:
+    """The Bot API file URL that goes with ``api_base``, as Telegram lays
+    them out (``.../bot`` -> ``.../file/bot``), so a self-hosted Bot API or
+    the tests' fake serves both."""
+    base = (api_base or DEFAULT_API_BASE).rstrip("/")
+    head, _, tail = base.rpartition("/")
+    return f"{head}/file/{tail}" if head else DEFAULT_FILE_BASE
+
+
+def refusal_language(language_code: Optional[str]) -> Optional[str]:
+    """The language of a refused photo's answer: the app's when Telegram
+    tells it, else None (both languages)."""
+    return language_of(language_code) if language_code else None
 
 
 def language_of(language_code: Optional[str]) -> str:
@@ -297,9 +366,10 @@ class TelegramOutput(OutputChannel):
         return CHANNEL
 
     def __init__(self, token: str, api_base: str = DEFAULT_API_BASE, *, attempts: int = 4,
-                 base_delay: float = 0.5, max_retry_after: float = 30.0) -> None:
+                 base_delay: float = 0.5, max_retry_after: float = 30.0, file_base: Optional[str] = None) -> None:
         self.token = token
         self.api_base = api_base or DEFAULT_API_BASE
+        self.file_base = file_base or file_base_for(self.api_base)
         self.attempts = attempts
         self.base_delay = base_delay
         self.max_retry_after = max_retry_after
@@ -313,6 +383,7 @@ class TelegramOutput(OutputChannel):
             self._bot = Bot(
                 self.token,
                 base_url=self.api_base,
+                base_file_url=self.file_base,
                 request=HTTPXRequest(connection_pool_size=16, connect_timeout=5, read_timeout=10),
                 # getUpdates long-polls: its read timeout is raised per call
                 get_updates_request=HTTPXRequest(connection_pool_size=1, connect_timeout=5, read_timeout=10),
@@ -328,6 +399,24 @@ class TelegramOutput(OutputChannel):
             except Exception:  # closing must not fail the shutdown
                 logger.debug("closing the Telegram client failed", exc_info=True)
         self._bot = None
+
+    async def fetch_file(self, file_id: str, max_bytes: int) -> bytes:
+        """The bytes of a file a shopper sent: ``getFile`` (its declared size
+        is checked first), then the file endpoint, read no further than
+        ``max_bytes``. :class:`Refused` ``too_big``; ``unavailable`` when
+        Telegram or the network fails (the shopper may send it again)."""
+        try:
+            found = await self.bot.get_file(file_id)
+        except BadRequest as error:
+            # getFile refuses files over the Bot API's download limit (20 MB)
+            raise Refused("too_big" if "too big" in str(error).lower() else "unavailable") from None
+        except TelegramError:
+            raise Refused("unavailable") from None
+        if found.file_size is not None and found.file_size > max_bytes:
+            raise Refused("too_big")
+        if not found.file_path:
+            raise Refused("unavailable")
+        return await download_capped(found.file_path, max_bytes)
 
     async def call(self, recipient_id: Any, action: Callable[[Bot], Awaitable[T]], *,
                    attempts: Optional[int] = None) -> Optional[T]:
@@ -422,6 +511,28 @@ class TelegramOutput(OutputChannel):
         return channel_state().get_token(f"tgcb:{data}", margin=timedelta(0))
 
 
+async def download_capped(url: str, max_bytes: int) -> bytes:
+    """GET ``url``, reading at most ``max_bytes`` + 1 bytes: a file bigger
+    than declared is refused (``too_big``) as soon as it shows. Errors are
+    ``unavailable`` without their text: the URL holds the bot token."""
+    received = bytearray()
+    try:
+        async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT) as client:
+            async with client.stream("GET", url) as reply:
+                reply.raise_for_status()
+                declared = reply.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise Refused("too_big")
+                async for chunk in reply.aiter_bytes():
+                    received.extend(chunk)
+                    if len(received) > max_bytes:
+                        raise Refused("too_big")
+    except httpx.HTTPError as error:
+        logger.info("telegram: a file download failed (%s)", type(error).__name__)
+        raise Refused("unavailable") from None
+    return bytes(received)
+
+
 # --------------------------------------------------------------------------
 # input
 # --------------------------------------------------------------------------
@@ -454,18 +565,19 @@ class TelegramInput(InputChannel):
             mode=mode,
             api_base=credentials.get("api_base") or DEFAULT_API_BASE,
             poll_timeout=int(credentials.get("poll_timeout") or 25),
+            file_base=credentials.get("file_base") or None,
         )
 
     def __init__(self, token: str, webhook_secret: Optional[str] = None, webhook_url: Optional[str] = None,
                  mode: str = "webhook", api_base: str = DEFAULT_API_BASE, poll_timeout: int = 25,
-                 output: Optional[TelegramOutput] = None) -> None:
+                 output: Optional[TelegramOutput] = None, file_base: Optional[str] = None) -> None:
         self.token = token
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.mode = mode
         self.api_base = api_base
         self.poll_timeout = poll_timeout
-        self.output = output or TelegramOutput(token, api_base)
+        self.output = output or TelegramOutput(token, api_base, file_base=file_base)
         self._poller: Optional[asyncio.Task] = None
         self._stopping: Optional[asyncio.Event] = None
 
@@ -493,17 +605,31 @@ class TelegramInput(InputChannel):
             if not payload:
                 return "expired"
             text = payload
-        elif incoming.kind == "photo" and not incoming.text:
-            await out.send_text_message(conversation, polite("photo", incoming.language_code))
-            return "photo"
+        elif incoming.kind == "photo":
+            refused = await self.take_photo(incoming)
+            if refused is not None:
+                return f"photo_{refused}"
+            outcome = await self._hand(incoming, PHOTO_TEXT, str(incoming.update_id), on_new_message)
+            if outcome != "photo" or not incoming.text:
+                return outcome
+            # the caption: an ordinary message of its own, after the photo
+            return await self._hand(incoming, incoming.text, f"{incoming.update_id}:caption", on_new_message)
         elif incoming.kind == "unsupported":
             await out.send_text_message(conversation, polite("unsupported", incoming.language_code))
             return "unsupported"
         else:
             text = incoming.text
+        return await self._hand(incoming, text, str(incoming.update_id), on_new_message)
+
+    async def _hand(self, incoming: Incoming, text: str, message_id: str, on_new_message: OnNewMessage) -> str:
+        """Hand ``text`` to Rasa as the chat's message (``incoming.kind``
+        when it went through); polite answers for what must not get there
+        and for a failing dialogue."""
+        out, chat = self.output, incoming.chat_id
+        conversation = conversation_of(chat)
         try:
             message = user_message(ids.Identity(ids.TELEGRAM, str(chat)), text, out, connector=self.name(),
-                                   message_id=str(incoming.update_id), metadata=incoming.metadata())
+                                   message_id=message_id, metadata=incoming.metadata())
         except texts.BadText as bad:
             if bad.reason == "empty":
                 return "empty"
@@ -517,6 +643,30 @@ class TelegramInput(InputChannel):
             await out.send_text_message(conversation, polite("error", incoming.language_code))
             return "failed"
         return incoming.kind
+
+    async def take_photo(self, incoming: Incoming) -> Optional[str]:
+        """Fetch the photo of ``incoming`` and give it to the intake; None
+        when kept, else the reason it was refused, already answered
+        politely on the chat (Rasa hears nothing of it)."""
+        conversation = conversation_of(incoming.chat_id)
+        limit = intake().max_bytes
+        try:
+            chosen = choose_file(incoming.files, limit)
+            if chosen is None:
+                raise Refused("too_big")  # every size Telegram offers is declared too big: nothing downloaded
+            data = await self.output.fetch_file(chosen.file_id, limit)
+            await asyncio.to_thread(intake().receive, conversation, CHANNEL, data)
+        except Refused as refused:
+            reason = refused.reason
+        except Exception as error:  # the evidence store is away: the shopper may send it again
+            logger.warning("telegram: photo intake failed for %s: %s", _who(incoming.chat_id), type(error).__name__)
+            reason = "unavailable"
+        else:
+            return None
+        logger.info("telegram: photo of %s refused: %s", _who(incoming.chat_id), reason)
+        await self.output.send_text_message(conversation, refusal(reason, limit,
+                                                                  refusal_language(incoming.language_code)))
+        return reason
 
     # ---- HTTP ------------------------------------------------------------
 

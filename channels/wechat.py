@@ -19,6 +19,15 @@ this channel:
   goes out through the customer-service message API (客服消息) with a cached
   access token shared across processes.
 
+An image message becomes evidence: its bytes are fetched by ``MediaId``
+from the media API (``/cgi-bin/media/get``, the same access token, read no
+further than the intake's limit), checked, cleaned and recorded by the
+intake (:mod:`kefu.evidence.intake`), and Rasa hears ``/send_photo``; its
+``PicUrl``, a URL from outside, never reaches the dialogue. The fetch runs
+under the same deadline as a turn, so a slow one is answered later through
+the customer-service API. A refused photo gets a polite answer from the
+connector and Rasa hears nothing.
+
 The wire format is in small pure functions (``signature_ok``,
 ``parse_incoming``, ``inbound_from``, ``render_*``), tested on their own.
 """
@@ -50,6 +59,7 @@ from channels.delivery import PermanentSendError, send_with_retry
 from channels.edge import user_message
 from kefu.core import ids, responses
 from kefu.core import text as texts
+from kefu.evidence.intake import PHOTO_TEXT, Refused, intake, refusal
 from kefu.state import ChannelState, channel_state
 
 logger = logging.getLogger(__name__)
@@ -58,6 +68,10 @@ CHANNEL = "wechat"
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 #: WeChat gives up after 5 s and resends; answer well before that
 DEFAULT_REPLY_DEADLINE = 4.0
+#: a media download that stalls longer is given up ("send it again")
+MEDIA_TIMEOUT = 30.0
+#: an errcode answer of the media API is a few dozen bytes
+MAX_ERROR_BYTES = 64 * 1024
 #: WeChat's own messages are a few hundred bytes; anything this big is not WeChat
 MAX_BODY_BYTES = 64 * 1024
 #: WeChat caps text input at 2048 bytes; longer "text" is not a shopper typing
@@ -150,12 +164,14 @@ def message_key(message: BaseMessage) -> str:
 class Inbound:
     """What an incoming WeChat message means for Kefu.
 
-    ``text`` set: hand it to the bot. ``answer`` set: answer this politely
-    without touching the conversation. Neither: acknowledge and ignore
-    (unsubscribe, location reports, menu links)."""
+    ``text`` set: hand it to the bot. ``media_id`` set: a photo, to fetch
+    and keep before the bot hears of it. ``answer`` set: answer this
+    politely without touching the conversation. None of them: acknowledge
+    and ignore (unsubscribe, location reports, menu links)."""
 
     text: Optional[str] = None
     answer: Optional[str] = None
+    media_id: Optional[str] = None
     menu_id: Optional[str] = None
     metadata: Dict[str, Any] = field(default_factory=dict)
 
@@ -181,11 +197,11 @@ def inbound_from(message: BaseMessage) -> Inbound:
             return Inbound(answer=VOICE_NOT_UNDERSTOOD)
         return Inbound(text=recognition, metadata={**meta, "recognition": True})
     if isinstance(message, ImageMessage):
-        # like Rasa's own Facebook connector: the attachment URL is the text;
-        # the metadata says it is an image so actions can keep it as evidence
-        if not message.image:
+        # fetched by MediaId from WeChat's own API; PicUrl is a URL from
+        # outside and never reaches the dialogue, nor does the media id
+        if not message.media_id:
             return Inbound(answer=UNSUPPORTED)
-        return Inbound(text=message.image, metadata={**meta, "pic_url": message.image, "media_id": message.media_id})
+        return Inbound(media_id=str(message.media_id), metadata=meta)
     if isinstance(message, (SubscribeEvent, SubscribeScanEvent)):
         return Inbound(text="/greet", metadata={**meta, "event": "subscribe"})
     if isinstance(message, ClickEvent):
@@ -324,6 +340,37 @@ class WeChatClient:
             raise PermanentSendError(f"WeChat refused the message: errcode {code}")
         raise WeChatAPIError(code, str(data.get("errmsg", "")))
 
+    async def media(self, media_id: str, max_bytes: int) -> bytes:
+        """The bytes of a temporary media file (what a shopper sent, by its
+        MediaId), read no further than ``max_bytes``: :class:`Refused`
+        ``too_big``; WeChatAPIError for an errcode answer (an unknown or
+        expired media id), after one token refresh."""
+        token = await self.access_token()
+        data, code = await self._get_media(token, media_id, max_bytes)
+        if code in TOKEN_ERRORS:
+            token = await self.access_token(stale=token)
+            data, code = await self._get_media(token, media_id, max_bytes)
+        if code:
+            raise WeChatAPIError(code, "media/get refused")
+        return data
+
+    async def _get_media(self, token: str, media_id: str, max_bytes: int) -> tuple[bytes, int]:
+        """(bytes, 0), or (b"", errcode) when WeChat answered JSON instead."""
+        params = {"access_token": token, "media_id": media_id}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=MEDIA_TIMEOUT)) as session:
+            async with session.get(f"{self.api_base}/cgi-bin/media/get", params=params) as reply:
+                reply.raise_for_status()
+                if reply.content_type in ("application/json", "text/plain"):
+                    return b"", _errcode(await reply.content.read(MAX_ERROR_BYTES))
+                if reply.content_length is not None and reply.content_length > max_bytes:
+                    raise Refused("too_big")  # declared too big: not downloaded
+                received = bytearray()
+                async for chunk in reply.content.iter_chunked(64 * 1024):
+                    received.extend(chunk)
+                    if len(received) > max_bytes:
+                        raise Refused("too_big")
+                return bytes(received), 0
+
     def remember_menu(self, buttons: List[Dict[str, Any]]) -> None:
         """Keep id -> payload for menu buttons so a click maps back."""
         until = datetime.now(timezone.utc) + MENU_TTL
@@ -334,6 +381,14 @@ class WeChatClient:
 
     def menu_payload(self, item_id: str) -> Optional[str]:
         return self.state.get_token(f"wechat-menu:{item_id}", margin=timedelta(0))
+
+
+def _errcode(body: bytes) -> int:
+    """The errcode of a JSON error answer; -1 when it is not even that."""
+    try:
+        return int(json.loads(body.decode("utf-8")).get("errcode", -1)) or -1
+    except (ValueError, AttributeError, TypeError):
+        return -1
 
 
 # --------------------------------------------------------------------------
@@ -581,7 +636,7 @@ class WeChatInput(InputChannel):
         inbound = inbound_from(message)
         if inbound.answer:
             return self._xml_reply(request, message, inbound.answer)
-        if inbound.text is None:
+        if inbound.text is None and inbound.media_id is None:
             return response.text("success")
         try:
             first = self.client.state.claim_message(CHANNEL, message_key(message))
@@ -592,17 +647,23 @@ class WeChatInput(InputChannel):
             logger.info("wechat: dropped a resend of %s", message_key(message))
             return response.text("success")
 
-        text = inbound.text
-        if inbound.menu_id:
-            text = self.client.menu_payload(inbound.menu_id) or text
         identity = ids.Identity(ids.WECHAT, message.source)
         output = _RequestOutput(self.client)
-        try:
-            incoming = user_message(identity, text, output, connector=self.name(),
-                                    message_id=inbound.metadata.get("msg_id"), metadata={"wechat": inbound.metadata})
-        except texts.BadText as bad:
-            return self._xml_reply(request, message, TOO_LONG if bad.reason == "too_long" else UNSUPPORTED)
-        task = asyncio.ensure_future(self._run(on_new_message, incoming, output))
+        turn: Awaitable[None]
+        if inbound.media_id is not None:
+            turn = self._photo(on_new_message, identity, inbound.media_id, inbound.metadata, output)
+        else:
+            text = inbound.text or ""
+            if inbound.menu_id:
+                text = self.client.menu_payload(inbound.menu_id) or text
+            try:
+                incoming = user_message(identity, text, output, connector=self.name(),
+                                        message_id=inbound.metadata.get("msg_id"),
+                                        metadata={"wechat": inbound.metadata})
+            except texts.BadText as bad:
+                return self._xml_reply(request, message, TOO_LONG if bad.reason == "too_long" else UNSUPPORTED)
+            turn = self._run(on_new_message, incoming, output)
+        task = asyncio.ensure_future(turn)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         done, _ = await asyncio.wait({task}, timeout=self.reply_deadline)
@@ -627,6 +688,36 @@ class WeChatInput(InputChannel):
             await output.send_text_message(message.sender_id, APOLOGY)
         finally:
             output.finish()
+
+    async def _photo(self, on_new_message: Callable[[UserMessage], Awaitable[Any]], identity: ids.Identity,
+                     media_id: str, metadata: Dict[str, Any], output: _RequestOutput) -> None:
+        """The turn of an image message: fetch it by MediaId, give it to the
+        intake, then Rasa hears ``/send_photo`` like a typed message. A
+        refused photo is answered politely in both languages (WeChat does
+        not tell the shopper's) and Rasa hears nothing. It runs under the
+        reply deadline like any turn: a passive answer when in time, a
+        customer-service message otherwise."""
+        conversation = identity.conversation_id
+        try:
+            limit = intake().max_bytes
+            try:
+                data = await self.client.media(media_id, limit)
+                await asyncio.to_thread(intake().receive, conversation, CHANNEL, data)
+            except Refused as refused:
+                reason = refused.reason
+            except Exception as error:  # the media API, the network or the evidence store is away
+                logger.warning("wechat: a photo of %s could not be fetched or kept: %s", ids.for_log(conversation),
+                               type(error).__name__)
+                reason = "unavailable"
+            else:
+                message = user_message(identity, PHOTO_TEXT, output, connector=self.name(),
+                                       message_id=metadata.get("msg_id"), metadata={"wechat": metadata})
+                await self._run(on_new_message, message, output)
+                return
+            logger.info("wechat: a photo of %s refused: %s", ids.for_log(conversation), reason)
+            await output.send_text_message(conversation, refusal(reason, limit))
+        finally:
+            output.finish()  # the held replies may go (finishing twice is harmless)
 
     def _record_passive(self, conversation_id: str) -> None:
         try:

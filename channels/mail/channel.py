@@ -25,6 +25,15 @@ Repeats. Each mail is claimed by Message-ID in the shared ``message_claims``
 table before its turn runs, so it is answered once across polls, processes
 and restarts.
 
+Photos. The image attachments of a mail become evidence of its conversation
+(:mod:`kefu.evidence.intake`) before the claim, and only for a mail not
+claimed yet: a crash between the intake and the claim leaves the mail
+unclaimed and unseen, so the next poll handles it, and the intake's own
+dedupe (the same photo in a conversation is recorded once) keeps that second
+intake from recording anything twice. Then Rasa hears ``/send_photo`` once
+per kept photo, then the mail's text; a refused photo gets one polite line
+in the same reply mail.
+
 Failure decision. The claim is final once the turn has run: feeding the same
 mail to the dialogue twice would, for example, count one wrong phone-digit
 guess twice. When the reply cannot be sent (``send_with_retry`` gave up), the
@@ -44,7 +53,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -67,6 +76,7 @@ from channels.mail.parse import (
 from kefu.core import ids, responses
 from kefu.core import text as texts
 from kefu.core.privacy import redact
+from kefu.evidence.intake import PHOTO_TEXT, Refused, intake, refusal
 from kefu.state import ChannelState, Thread, channel_state
 
 # one logger for the whole channel, named as before the split into modules
@@ -197,34 +207,33 @@ class MailInput(InputChannel):
                           too_large: bool = False) -> Optional[bool]:
         """One mail: True when answered, False when the answer (or the turn)
         failed and an agent must look, None when it needs no answer."""
-        mail = parse_mail(raw, self.config.address)
+        mail = parse_mail(raw, self.config.address, intake().max_bytes)
         key = short_hash(mail.message_id)
         if mail.skip:
             logger.info("e-mail %s not answered: %s", key, mail.skip)
             return None
-        if not self.state.claim_message(CHANNEL, mail.message_id):
+        if self.state.is_claimed(CHANNEL, mail.message_id):  # before the intake: a re-delivery records nothing
             logger.info("e-mail %s already handled", key)
             return None
         identity = self.conversation_for(mail)
         conversation = identity.conversation_id
+        accepted, refusals = (0, []) if too_large else await self.take_photos(conversation, mail)
+        if not self.state.claim_message(CHANNEL, mail.message_id):
+            logger.info("e-mail %s already handled", key)
+            return None
         self.state.save_thread(Thread(conversation, mail.sender, reply_subject(mail.subject),
                                       mail.message_id, references_after(mail.references, mail.message_id)))
         output = MailOutput(self.config, collect=True, state=self._state, retry_delay=self.retry_delay)
-        # a first mail may say it all in its subject ("订单2611010000000001到哪了")
-        text = mail.text or ("" if mail.references else strip_re(mail.subject))
-        payload = match_option(text, self._options(conversation))
-        polite: Optional[str] = TOO_LARGE_REPLY if too_large else None
-        message: Optional[UserMessage] = None
-        if polite is None:
-            try:
-                message = user_message(identity, payload or text, output, connector=CHANNEL, max_chars=MAX_TEXT_CHARS,
-                                       metadata={"email": {"message": key, "option": payload is not None}})
-            except texts.BadText as bad:
-                polite = TOO_LONG_REPLY if bad.reason == "too_long" else EMPTY_REPLY
-        if message is None:  # answered, but the conversation is not touched
-            return await output.send_mail(conversation, [{"text": polite or EMPTY_REPLY}])
+        for line in refusals:  # first in the reply: they answer the attachments, which come first
+            await output.send_text_message(conversation, line)
+        messages, polite = self._turns(identity, mail, key, output, too_large, accepted)
+        if polite is not None:
+            await output.send_text_message(conversation, polite)
+        if not messages:  # answered, but the conversation is not touched
+            return await output.flush(conversation) is not False
         try:
-            await on_new_message(message)
+            for message in messages:
+                await on_new_message(message)
         except Exception:  # the mail is flagged for an agent
             logger.exception("e-mail %s: the turn failed", key)
             output.messages.clear()
@@ -232,6 +241,55 @@ class MailInput(InputChannel):
             return False
         sent = await output.flush(conversation)
         return sent is not False
+
+    def _turns(self, identity: ids.Identity, mail: IncomingMail, key: str, output: MailOutput,
+               too_large: bool, photos: int) -> Tuple[List[UserMessage], Optional[str]]:
+        """What Rasa hears of this mail (``/send_photo`` per kept photo, then
+        the text) and the polite line the connector adds by itself, if any.
+        A mail that is only photos says nothing else: no "empty mail" line."""
+        conversation = identity.conversation_id
+        messages = [user_message(identity, PHOTO_TEXT, output, connector=CHANNEL,
+                                 metadata={"email": {"message": key, "photo": True}}) for _ in range(photos)]
+        if too_large:
+            return messages, TOO_LARGE_REPLY
+        # a first mail may say it all in its subject ("订单2611010000000001到哪了")
+        text = mail.text or ("" if mail.references or mail.photos else strip_re(mail.subject))
+        if not text and mail.photos:
+            return messages, None
+        payload = match_option(text, self._options(conversation))
+        try:
+            messages.append(user_message(identity, payload or text, output, connector=CHANNEL,
+                                         max_chars=MAX_TEXT_CHARS,
+                                         metadata={"email": {"message": key, "option": payload is not None}}))
+        except texts.BadText as bad:
+            return messages, TOO_LONG_REPLY if bad.reason == "too_long" else EMPTY_REPLY
+        return messages, None
+
+    async def take_photos(self, conversation: str, mail: IncomingMail) -> Tuple[int, List[str]]:
+        """Hand the mail's photos to the intake (in a worker thread: it
+        decodes images and writes files): how many were kept, and the polite
+        line for each one refused, here or by the intake."""
+        photos = mail.photos
+        limit = intake().max_bytes
+        reasons = list(photos.refused) + (["too_many"] if photos.ignored else [])
+        if photos.ignored:
+            logger.info("e-mail %s: %d photos past the %d of a mail ignored",
+                        short_hash(mail.message_id), photos.ignored, len(photos.kept) + len(photos.refused))
+        accepted = 0
+        for data in photos.kept:
+            try:
+                await asyncio.to_thread(intake().receive, conversation, CHANNEL, data)
+                accepted += 1
+            except Refused as refused:
+                reasons.append(refused.reason)
+            except Exception as error:  # the evidence store is away: the shopper may send it again
+                logger.warning("e-mail %s: photo intake failed for %s: %s", short_hash(mail.message_id),
+                               ids.for_log(conversation), type(error).__name__)
+                reasons.append("unavailable")
+        if reasons:
+            logger.info("e-mail %s: %d photos kept, refused: %s", short_hash(mail.message_id), accepted,
+                        ", ".join(reasons))
+        return accepted, [refusal(reason, limit) for reason in reasons]
 
     def conversation_for(self, mail: IncomingMail) -> ids.Identity:
         """The conversation this mail continues (it replies to a mail the

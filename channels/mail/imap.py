@@ -13,8 +13,10 @@ from typing import List, Optional, Tuple
 
 from channels.mail.config import MailConfig
 
-#: mails larger than this are not downloaded; the shopper gets a polite answer
-MAX_MAIL_BYTES = 5 * 1024 * 1024
+#: mails larger than this are not downloaded; the shopper gets a polite answer.
+#: Room for a phone photo or two (8 MB each, a third more in base64), as the
+#: common providers' 25 MB limit on what they send.
+MAX_MAIL_BYTES = 25 * 1024 * 1024
 #: mails handled per poll, so one flood cannot hold the poller forever
 MAX_PER_POLL = 50
 

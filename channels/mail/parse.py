@@ -6,16 +6,18 @@ clients actually send), which Message-IDs it answers (References and
 In-Reply-To, which the poller matches against the ids the shop itself sent)
 and whether it must get no reply at all: no reply to auto-replies, bounces,
 mailing lists or our own mails (:func:`skip_reason`), since answering them
-would start a mail loop or spam a list. :func:`match_option` reads a reply
-"2" or an option's words back as the button's payload. Pure functions only:
-no server, no state.
+would start a mail loop or spam a list. :func:`photo_attachments` takes the
+image attachments out as raw bytes for the evidence intake, which checks
+them itself: a filename is a hint, never trusted and never kept.
+:func:`match_option` reads a reply "2" or an option's words back as the
+button's payload. Pure functions only: no server, no state.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message
@@ -24,6 +26,13 @@ from html.parser import HTMLParser
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from kefu.core import responses
+from kefu.core.config import EvidenceOptions
+
+#: image attachments looked at per mail; more are ignored (and counted)
+MAX_PHOTOS_PER_MAIL = 6
+#: a part sent as application/octet-stream is a candidate photo only with one
+#: of these endings (its bytes are checked by the intake anyway)
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 
 
 def short_hash(value: str, length: int = 16) -> str:
@@ -219,15 +228,91 @@ class IncomingMail:
     in_reply_to: str
     text: str
     skip: Optional[str]
+    photos: "Photos" = field(default_factory=lambda: Photos())
 
     def parents(self) -> List[str]:
         """The Message-IDs this mail answers, oldest first."""
         return _ids(self.references) + [m for m in _ids(self.in_reply_to) if m not in _ids(self.references)]
 
 
-def parse_mail(raw: bytes, own_address: str) -> IncomingMail:
+@dataclass(frozen=True)
+class Photos:
+    """The image attachments of a mail: the bytes of those worth handing to
+    the intake, the refusal reasons of those refused here already (too big:
+    their bytes are not kept) and how many were ignored past the cap."""
+
+    kept: Tuple[bytes, ...] = field(default=(), repr=False)
+    refused: Tuple[str, ...] = ()
+    ignored: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.kept or self.refused or self.ignored)
+
+
+def _is_photo_part(part: Message) -> bool:
+    """An attached or inline image, or an octet-stream whose filename ends
+    like one: the only use of a filename, as a hint."""
+    if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+        return False
+    kind = part.get_content_type()
+    if kind.startswith("image/"):
+        return True
+    if kind != "application/octet-stream":
+        return False
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # a broken RFC 2231 name is no hint
+        return False
+    return name.strip().lower().endswith(PHOTO_SUFFIXES)
+
+
+def _decoded_size_above(part: Message, max_bytes: int) -> bool:
+    """Whether a base64 part certainly decodes to more than ``max_bytes``,
+    judged from its encoded length, so a huge one is never decoded."""
+    if str(part.get("Content-Transfer-Encoding") or "").strip().lower() != "base64":
+        return False
+    encoded = part.get_payload()
+    if not isinstance(encoded, str):
+        return False
+    letters = len(encoded) - sum(encoded.count(c) for c in "\r\n\t ")
+    return letters * 3 // 4 > max_bytes + 3
+
+
+def _photo_bytes(part: Message, max_bytes: int) -> Optional[bytes]:
+    """The decoded bytes of a photo part, None when larger than ``max_bytes``."""
+    if _decoded_size_above(part, max_bytes):
+        return None
+    decoded = part.get_payload(decode=True)
+    data = decoded if isinstance(decoded, bytes) else b""
+    return data if len(data) <= max_bytes else None
+
+
+def photo_attachments(message: Message, max_bytes: int) -> Photos:
+    """The mail's image attachments, at most MAX_PHOTOS_PER_MAIL of them
+    looked at: bounded work and a bounded reply, whatever a mail carries."""
+    kept: List[bytes] = []
+    refused: List[str] = []
+    ignored = 0
+    for part in message.walk():
+        if not _is_photo_part(part):
+            continue
+        if len(kept) + len(refused) >= MAX_PHOTOS_PER_MAIL:
+            ignored += 1
+            continue
+        data = _photo_bytes(part, max_bytes)
+        if data is None:
+            refused.append("too_big")
+        elif data:
+            kept.append(data)
+        else:
+            refused.append("not_image")  # an empty part is no photo
+    return Photos(tuple(kept), tuple(refused), ignored)
+
+
+def parse_mail(raw: bytes, own_address: str, max_photo_bytes: int = EvidenceOptions.max_bytes) -> IncomingMail:
     """Parse a raw RFC 5322 mail. A mail without Message-ID gets a stable one
-    from its content, so a re-fetch is still recognised."""
+    from its content, so a re-fetch is still recognised. Image attachments
+    larger than ``max_photo_bytes`` are refused here, their bytes dropped."""
     message = message_from_bytes(raw, policy=email_policy.compat32)
     ids = _ids(str(message.get("Message-ID") or ""))
     message_id = ids[0] if ids else f"<{short_hash(raw.decode('latin-1'), 32)}@kefu.invalid>"
@@ -240,6 +325,7 @@ def parse_mail(raw: bytes, own_address: str) -> IncomingMail:
         in_reply_to=" ".join(_ids(_header_text(message.get("In-Reply-To")))),
         text=strip_quoted(body_text(message)),
         skip=skip_reason(message, own_address),
+        photos=photo_attachments(message, max_photo_bytes),
     )
 
 

@@ -4,6 +4,8 @@ through Kefu's real servers."""
 from __future__ import annotations
 
 import asyncio
+import io
+import os
 import time
 from email import message_from_bytes
 from email.header import Header
@@ -11,16 +13,29 @@ from email.mime.text import MIMEText
 from typing import Any, List
 
 import pytest
+from PIL import Image
 
+import channels.mail.channel as mail_channel
 from channels.mail import MailInput
 from channels.mail.channel import conversation_id
 from channels.mail.config import MailConfig
 from channels.mail.output import MAX_REPLIES_PER_HOUR
-from channels.mail.parse import html_to_text, match_option, parse_mail, reply_subject, skip_reason, strip_quoted
+from channels.mail.parse import (
+    MAX_PHOTOS_PER_MAIL,
+    html_to_text,
+    match_option,
+    parse_mail,
+    reply_subject,
+    skip_reason,
+    strip_quoted,
+)
 from channels.mail.render import build_reply, render_reply
+from kefu.core.config import EvidenceOptions
+from kefu.evidence.intake import PHOTO_TEXT, Intake, build, refusal
 from kefu.state import Thread
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
+from kefu.store.evidence import EvidenceStore
 from tests.conftest import free_port, start_kefu
 from tests.support.mail_servers import (
     IMAP_PASSWORD,
@@ -226,6 +241,23 @@ def state(tmp_path) -> SqlChannelState:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     migrate(url)
     return SqlChannelState(make_engine(url))
+
+
+def photo_intake(tmp_path, **options: Any) -> Intake:
+    """An intake keeping photos under tmp_path, recording them in the
+    test's database (the one ``state`` uses)."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    return build(EvidenceOptions(directory=tmp_path / "evidence", **options), url)
+
+
+@pytest.fixture(autouse=True)
+def evidence(tmp_path, monkeypatch) -> Intake:
+    """Every in-process test keeps photos in its own directory and database,
+    never in the process's cached intake."""
+    taken = photo_intake(tmp_path)
+    monkeypatch.setattr(mail_channel, "intake", lambda: taken)
+    return taken
 
 
 @pytest.fixture
@@ -450,6 +482,154 @@ async def test_the_poller_runs_until_stopped(servers, state):
     assert len(bot.received) == 1  # stopped means stopped
 
 
+# ------------------------------------------------------ photos as evidence
+
+
+def jpeg(size=(64, 48), noise: bool = False, camera: str = "SecretCam") -> bytes:
+    """A JPEG as a phone sends it, its camera in EXIF (tag 0x010F, Make)."""
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.new("RGB", size, (200, 40, 40))
+    exif = Image.Exif()
+    exif[0x010F] = camera
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=95)
+    return out.getvalue()
+
+
+def test_image_attachments_are_taken_as_bytes_and_filenames_only_hint():
+    photo = jpeg()
+    raw = shopper_mail("杯子碎了", message_id="<p@example.com>", attachments=[
+        (photo, "image/jpeg", "IMG_0001.JPG"),
+        (photo, "application/octet-stream", "from-phone.jpeg"),  # a client that knows no types
+        (b"%PDF-1.4", "application/octet-stream", "invoice.pdf"),  # not even a hint
+        (b"receipt", "text/plain", "receipt.txt"),
+    ])
+    mail = parse_mail(raw, IMAP_USER)
+    assert mail.text == "杯子碎了"  # the attachments are not the text
+    assert mail.photos.kept == (photo, photo) and mail.photos.refused == () and mail.photos.ignored == 0
+    assert "IMG_0001" not in repr(mail) and "from-phone" not in repr(mail)
+
+
+def test_too_many_or_too_big_attachments_are_not_kept():
+    raw = shopper_mail("照片", message_id="<many@example.com>",
+                       attachments=[(jpeg(), "image/jpeg", f"{n}.jpg") for n in range(MAX_PHOTOS_PER_MAIL + 2)])
+    photos = parse_mail(raw, IMAP_USER).photos
+    assert len(photos.kept) == MAX_PHOTOS_PER_MAIL and photos.ignored == 2
+    big = jpeg((300, 300), noise=True)
+    photos = parse_mail(shopper_mail("大图", message_id="<big@example.com>",
+                                     attachments=[(big, "image/jpeg", "big.jpg"), (jpeg(), "image/png", "a.png")]),
+                        IMAP_USER, max_photo_bytes=len(big) - 1).photos
+    assert photos.refused == ("too_big",) and len(photos.kept) == 1  # the big one's bytes are gone
+
+
+def _evidence_rows(intake: Intake, conversation: str):
+    return EvidenceStore(intake.store.engine).of_conversation(conversation)
+
+
+@pytest.mark.asyncio
+async def test_a_photo_attachment_becomes_evidence_without_its_exif(servers, state, evidence, tmp_path):
+    imap, smtp = servers
+    bot = Bot()
+    photo = jpeg()
+    assert b"SecretCam" in photo
+    imap.deliver(shopper_mail("收到的杯子是碎的", message_id="<photo@example.com>",
+                              attachments=[(photo, "image/jpeg", "IMG_0001.jpg")]))
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 1
+
+    conversation = conversation_id("<photo@example.com>", SHOPPER).conversation_id
+    (row,) = _evidence_rows(evidence, conversation)
+    assert row.channel == "email" and row.content_type == "image/jpeg" and (row.width, row.height) == (64, 48)
+    stored = (tmp_path / "evidence" / row.storage_key).read_bytes()
+    assert b"SecretCam" not in stored
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert 0x010F not in kept.getexif()
+    assert not any("IMG_0001" in str(path) for path in (tmp_path / "evidence").rglob("*"))
+
+    # the photo first, then the words, both in the mail's conversation
+    assert [m.text for m in bot.received] == [PHOTO_TEXT, "收到的杯子是碎的"]
+    assert {m.sender_id for m in bot.received} == {conversation}
+    (reply,) = smtp.messages  # one reply for the whole mail, in the thread
+    assert reply["In-Reply-To"] == "<photo@example.com>" and reply["To"] == SHOPPER
+    assert f"收到：{PHOTO_TEXT}" in text_part(reply) and "收到：收到的杯子是碎的" in text_part(reply)
+
+
+@pytest.mark.asyncio
+async def test_a_mail_of_photos_only_hands_only_the_photos(servers, state, evidence):
+    imap, smtp = servers
+    bot = Bot()
+    imap.deliver(shopper_mail("", subject="破损照片", message_id="<only@example.com>",
+                              attachments=[(jpeg(), "image/jpeg", "a.jpg"), (jpeg((32, 32)), "image/jpeg", "b.jpg")]))
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 1
+    assert [m.text for m in bot.received] == [PHOTO_TEXT, PHOTO_TEXT]  # not the subject, no "empty mail"
+    conversation = conversation_id("<only@example.com>", SHOPPER).conversation_id
+    assert len(_evidence_rows(evidence, conversation)) == 2
+    assert "正文" not in text_part(smtp.messages[0])
+
+
+@pytest.mark.asyncio
+async def test_a_file_that_is_no_image_is_refused_in_the_reply(servers, state, evidence):
+    imap, smtp = servers
+    bot = Bot()
+    imap.deliver(shopper_mail("看附件", message_id="<fake@example.com>",
+                              attachments=[(b"MZ\x90\x00 not a picture", "image/jpeg", "photo.jpg")]))
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 1
+    assert [m.text for m in bot.received] == ["看附件"]  # no photo reached the dialogue
+    assert _evidence_rows(evidence, conversation_id("<fake@example.com>", SHOPPER).conversation_id) == []
+    (reply,) = smtp.messages
+    text = text_part(reply)
+    assert refusal("not_image", evidence.max_bytes) in text and "收到：看附件" in text
+    assert "JPG" in text and "isn't a photo" in text  # both languages: a mail does not tell which
+    assert reply["In-Reply-To"] == "<fake@example.com>" and reply["References"] == "<fake@example.com>"
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_photo_is_refused_too_big(servers, state, tmp_path, monkeypatch):
+    imap, smtp = servers
+    small = photo_intake(tmp_path, max_bytes=20_000)
+    monkeypatch.setattr(mail_channel, "intake", lambda: small)
+    bot = Bot()
+    big = jpeg((300, 300), noise=True)
+    assert len(big) > small.max_bytes
+    imap.deliver(shopper_mail("", subject="大图", message_id="<huge@example.com>",
+                              attachments=[(big, "image/jpeg", "huge.jpg")]))
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 1
+    assert bot.received == []  # nothing to say to the dialogue: only a refused photo
+    assert _evidence_rows(small, conversation_id("<huge@example.com>", SHOPPER).conversation_id) == []
+    (reply,) = smtp.messages
+    assert refusal("too_big", small.max_bytes) in text_part(reply) and "1 MB" in text_part(reply)
+
+
+@pytest.mark.asyncio
+async def test_a_crash_between_intake_and_claim_loses_nothing_and_records_once(servers, state, evidence,
+                                                                               monkeypatch):
+    imap, smtp = servers
+    bot = Bot()
+    imap.deliver(shopper_mail("碎了", message_id="<crash@example.com>",
+                              attachments=[(jpeg(), "image/jpeg", "a.jpg")]))
+    claim = state.claim_message
+
+    def crash(channel: str, message_id: str) -> bool:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(state, "claim_message", crash)
+    with pytest.raises(RuntimeError):
+        await make_channel(imap, smtp.port, state).poll_once(bot)
+    conversation = conversation_id("<crash@example.com>", SHOPPER).conversation_id
+    assert len(_evidence_rows(evidence, conversation)) == 1 and bot.received == []
+    assert all("\\Seen" not in flags for flags in imap.flags())  # still waiting in INBOX
+
+    monkeypatch.setattr(state, "claim_message", claim)
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 1  # the next poll handles it
+    assert len(_evidence_rows(evidence, conversation)) == 1  # the intake deduped the second sight
+    assert [m.text for m in bot.received] == [PHOTO_TEXT, "碎了"] and len(smtp.messages) == 1
+    imap.deliver(shopper_mail("碎了", message_id="<crash@example.com>",
+                              attachments=[(jpeg((40, 40)), "image/jpeg", "a.jpg")]))  # delivered again
+    assert await make_channel(imap, smtp.port, state).poll_once(bot) == 0
+    assert len(_evidence_rows(evidence, conversation)) == 1 and len(bot.received) == 2
+
+
 # --------------------------------------------------- end to end through Kefu
 
 
@@ -464,8 +644,9 @@ def kefu_mail(shop_url, tmp_path_factory, imap, smtp):
         f"  smtp_host: 127.0.0.1\n  smtp_port: {smtp.port}\n  smtp_starttls: false\n  poll_seconds: 0.3\n"
     )
     imap.clear()
-    servers = start_kefu(tmp_path_factory.mktemp("mail-servers"), shop_url, credentials,
-                         env={"KEFU_TEST_IMAP_PASSWORD": IMAP_PASSWORD})
+    workdir = tmp_path_factory.mktemp("mail-servers")
+    servers = start_kefu(workdir, shop_url, credentials,
+                         env={"KEFU_TEST_IMAP_PASSWORD": IMAP_PASSWORD, "KEFU_EVIDENCE_DIR": str(workdir / "evidence")})
     yield servers
     servers.stop()
 

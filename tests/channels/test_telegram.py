@@ -4,7 +4,10 @@ real Kefu servers."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
+import os
 import random
 import re
 import time
@@ -14,27 +17,36 @@ from typing import Any, Dict, List, Optional
 import httpx
 import pytest
 import pytest_asyncio
+from PIL import ExifTags, Image
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.exceptions import RasaException
 from sanic import Sanic
 
+import channels.telegram as telegram_channel
 from channels.telegram import (
+    DEFAULT_FILE_BASE,
     GREET,
+    FileRef,
     MalformedUpdate,
     TelegramInput,
     TelegramOutput,
     callback_data_for,
     callback_key,
+    choose_file,
     command_text,
+    file_base_for,
     parse_update,
     polite,
     render_keyboard,
     secret_ok,
     split_text,
 )
+from kefu.core.config import EvidenceOptions
+from kefu.evidence.intake import PHOTO_TEXT, Intake, build, refusal
 from kefu.state import channel_state, use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
+from kefu.store.evidence import EvidenceStore
 from tests.conftest import free_port, rasa_api, start_kefu
 from tests.support.fake_telegram import FakeTelegram
 
@@ -56,6 +68,42 @@ def state(tmp_path):
     use_channel_state(SqlChannelState(make_engine(url)))
     yield channel_state()
     use_channel_state(None)
+
+
+def photo_intake(tmp_path, **options: Any) -> Intake:
+    """An intake keeping photos under tmp_path, recording them in the
+    test's database (the one ``state`` uses)."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    return build(EvidenceOptions(directory=tmp_path / "evidence", **options), url)
+
+
+@pytest.fixture
+def evidence(tmp_path, state, monkeypatch) -> Intake:
+    """The connector keeps photos in this test's directory and database,
+    never in the process's cached intake."""
+    taken = photo_intake(tmp_path)
+    monkeypatch.setattr(telegram_channel, "intake", lambda: taken)
+    return taken
+
+
+def jpeg(size=(64, 48), noise: bool = False, camera: str = "SecretCam") -> bytes:
+    """A JPEG as a phone sends it: its camera (EXIF 0x010F) and where it was
+    taken (GPS) in EXIF."""
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)) if noise \
+        else Image.new("RGB", size, (200, 40, 40))
+    exif = Image.Exif()
+    exif[0x010F] = camera
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (31.0, 14.0, 5.5)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=95)
+    return out.getvalue()
+
+
+def rows_of(intake: Intake, chat: int):
+    return EvidenceStore(intake.store.engine).of_conversation(f"telegram:{chat}")
 
 
 @pytest.fixture
@@ -152,7 +200,12 @@ def test_parse_update_kinds(tg):
     text = parse_update(tg.text_update(CHAT, "/start", language_code="en"))
     assert (text.kind, text.chat_id, text.text, text.language_code) == ("text", CHAT, GREET, "en")
     photo = parse_update(tg.photo_update(CHAT, caption="这个坏了"))
-    assert (photo.kind, photo.text, photo.photo_file_id) == ("photo", "这个坏了", "AgAC-large")
+    assert (photo.kind, photo.text) == ("photo", "这个坏了")
+    assert photo.files == (FileRef("AgAC-small", 1200, 90 * 67), FileRef("AgAC-large", 98000, 1280 * 960))
+    assert photo.metadata()["telegram"]["photo"] is True and "AgAC" not in json.dumps(photo.metadata())
+    image_file = parse_update(tg.document_update(CHAT, b"png", "image/png", "shot.png"))
+    assert image_file.kind == "photo" and len(image_file.files) == 1 and image_file.files[0].size == 3
+    assert parse_update(tg.document_update(CHAT, b"%PDF", "application/pdf", "invoice.pdf")).kind == "unsupported"
     click = parse_update(tg.callback_update(CHAT, "/request_human"))
     assert (click.kind, click.chat_id, click.text) == ("callback", CHAT, "/request_human")
     assert click.callback_query_id and click.metadata()["telegram"]["button"] is True
@@ -171,6 +224,24 @@ def test_metadata_has_ids_but_no_names(tg):
     meta = parse_update(tg.text_update(CHAT, "hi")).metadata()["telegram"]
     assert meta["chat_type"] == "private" and meta["language_code"] == "zh-hans"
     assert "测试" not in json.dumps(meta, ensure_ascii=False)
+
+
+def test_the_largest_photo_size_within_the_limit_is_chosen():
+    sizes = (FileRef("s", 1_200, 90 * 67), FileRef("m", 40_000, 800 * 600), FileRef("l", 900_000, 1280 * 960))
+    assert choose_file(sizes, 8_000_000).file_id == "l"
+    assert choose_file(sizes, 50_000).file_id == "m"
+    assert choose_file(sizes, 1_000) is None  # all declared too big: nothing to download
+    assert choose_file((FileRef("unknown"),), 1_000).file_id == "unknown"  # its download is capped
+    assert choose_file((), 1_000) is None
+
+
+def test_the_file_endpoint_follows_the_api_base(tg):
+    assert file_base_for("https://api.telegram.org/bot") == DEFAULT_FILE_BASE == "https://api.telegram.org/file/bot"
+    assert file_base_for(tg.api_base) == tg.file_base
+    assert TelegramOutput("1:a", tg.api_base).file_base == tg.file_base
+    channel = TelegramInput.from_credentials({"token": "1:a", "webhook_secret": "s", "api_base": "http://x/bot",
+                                              "file_base": "http://files.x/file/bot"})
+    assert channel.get_output_channel().file_base == "http://files.x/file/bot"
 
 
 def test_split_text_respects_telegram_limit():
@@ -313,16 +384,110 @@ async def test_unknown_button_key_is_answered_not_processed(webhook, tg):
 
 
 @pytest.mark.asyncio
-async def test_photos(webhook, tg):
-    await webhook.post(tg.photo_update(CHAT))
-    await webhook.post(tg.photo_update(CHAT + 1, language_code="en-GB"))
-    assert webhook.kefu.messages == []
-    assert tg.texts_to(CHAT) == [polite("photo", "zh")] and "人工" in tg.texts_to(CHAT)[0]
-    assert tg.texts_to(CHAT + 1) == [polite("photo", "en")] and "agent" in tg.texts_to(CHAT + 1)[0]
-    await webhook.post(tg.photo_update(CHAT, caption="收到的杯子是碎的"))
-    [message] = webhook.kefu.messages
-    assert message.text == "收到的杯子是碎的"
-    assert message.metadata["telegram"]["photo_file_id"] == "AgAC-large"
+async def test_a_photo_becomes_evidence_without_its_exif(webhook, tg, evidence, tmp_path):
+    photo = jpeg((640, 480))
+    assert b"SecretCam" in photo
+    sizes = [tg.photo_size(jpeg((90, 67)), 90, 67), tg.photo_size(photo, 640, 480)]
+    answer = await webhook.post(tg.photo_update(CHAT, caption="收到的杯子是碎的", photos=sizes))
+    assert answer.json()["outcome"] == "photo"
+    # the largest size was asked for and downloaded, once
+    assert [c.params["file_id"] for c in tg.calls_of("getFile")] == [sizes[1]["file_id"]]
+    assert tg.downloads == [tg.files[sizes[1]["file_id"]]["file_path"]]
+    (row,) = rows_of(evidence, CHAT)
+    assert row.channel == "telegram" and row.content_type == "image/jpeg" and (row.width, row.height) == (640, 480)
+    stored = (tmp_path / "evidence" / row.storage_key).read_bytes()
+    assert b"SecretCam" not in stored
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert 0x010F not in kept.getexif() and not kept.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    # Rasa hears the photo, as the chat's message, then the caption as a message of its own
+    assert webhook.kefu.texts == [PHOTO_TEXT, "收到的杯子是碎的"]
+    first, caption = webhook.kefu.messages
+    assert {first.sender_id, caption.sender_id} == {f"telegram:{CHAT}"}
+    assert first.input_channel == caption.input_channel == "telegram"
+    assert first.output_channel is caption.output_channel is webhook.channel.get_output_channel()
+    assert first.metadata["telegram"]["photo"] is True
+    assert sizes[1]["file_id"] not in json.dumps(first.metadata) and "photos/" not in json.dumps(first.metadata)
+    assert tg.texts_to(CHAT) == [f"收到：{PHOTO_TEXT}", "收到：收到的杯子是碎的"]
+
+
+@pytest.mark.asyncio
+async def test_the_largest_size_within_the_limit_is_fetched(webhook, tg, tmp_path, state, monkeypatch):
+    small = photo_intake(tmp_path, max_bytes=20_000)
+    monkeypatch.setattr(telegram_channel, "intake", lambda: small)
+    big = jpeg((400, 300), noise=True)
+    assert len(big) > small.max_bytes
+    sizes = [tg.photo_size(jpeg((90, 67)), 90, 67), tg.photo_size(big, 400, 300)]
+    await webhook.post(tg.photo_update(CHAT, photos=sizes))
+    assert [c.params["file_id"] for c in tg.calls_of("getFile")] == [sizes[0]["file_id"]]
+    (row,) = rows_of(small, CHAT)
+    assert (row.width, row.height) == (90, 67)
+    assert webhook.kefu.texts == [PHOTO_TEXT]
+
+
+@pytest.mark.asyncio
+async def test_a_too_big_photo_is_refused_without_downloading_it(webhook, tg, tmp_path, state, monkeypatch):
+    small = photo_intake(tmp_path, max_bytes=20_000)
+    monkeypatch.setattr(telegram_channel, "intake", lambda: small)
+    big = jpeg((400, 300), noise=True)
+    # every size Telegram offers is declared too big: not even getFile
+    answer = await webhook.post(tg.photo_update(CHAT, photos=[tg.photo_size(big, 400, 300)]))
+    assert answer.json()["outcome"] == "photo_too_big"
+    assert tg.calls_of("getFile") == [] and tg.downloads == []
+    await webhook.post(tg.photo_update(CHAT + 1, caption="看图", language_code="en-GB",
+                                       photos=[tg.photo_size(big, 400, 300)]))
+    assert tg.texts_to(CHAT) == [refusal("too_big", small.max_bytes, "zh")] and "MB" in tg.texts_to(CHAT)[0]
+    assert tg.texts_to(CHAT + 1) == [refusal("too_big", small.max_bytes, "en")]
+    # the update said small, getFile says big: nothing downloaded
+    liar = tg.photo_size(big, 400, 300, declared=1_000)
+    tg.files[liar["file_id"]]["file_size"] = len(big)
+    await webhook.post(tg.photo_update(CHAT, photos=[liar]))
+    assert len(tg.calls_of("getFile")) == 1 and tg.downloads == []
+    # both said small: the download stops past the limit
+    await webhook.post(tg.photo_update(CHAT, photos=[tg.photo_size(big, 400, 300, declared=1_000)]))
+    assert len(tg.downloads) == 1 and tg.texts_to(CHAT)[-1] == refusal("too_big", small.max_bytes, "zh")
+    assert webhook.kefu.messages == [] and rows_of(small, CHAT) == [] and rows_of(small, CHAT + 1) == []
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").rglob("*.*"))
+
+
+@pytest.mark.asyncio
+async def test_an_image_file_is_kept_and_other_files_are_not(webhook, tg, evidence):
+    png = io.BytesIO()
+    Image.new("RGB", (32, 24), (0, 120, 0)).save(png, format="PNG")
+    answer = await webhook.post(tg.document_update(CHAT, png.getvalue(), "image/png", "screenshot.png"))
+    assert answer.json()["outcome"] == "photo"
+    (row,) = rows_of(evidence, CHAT)
+    assert row.content_type == "image/png" and "screenshot" not in row.storage_key
+    answer = await webhook.post(tg.document_update(CHAT, b"not a picture", "image/jpeg", "photo.jpg"))
+    assert answer.json()["outcome"] == "photo_not_image"
+    pdf = await webhook.post(tg.document_update(CHAT, b"%PDF-1.4", "application/pdf", "invoice.pdf"))
+    assert pdf.json()["outcome"] == "unsupported"
+    assert webhook.kefu.texts == [PHOTO_TEXT]
+    assert tg.texts_to(CHAT)[1:] == [refusal("not_image", evidence.max_bytes, "zh"), polite("unsupported", "zh")]
+    assert len(rows_of(evidence, CHAT)) == 1 and len(tg.downloads) == 2  # the PDF is never fetched
+
+
+@pytest.mark.asyncio
+async def test_a_failed_download_is_answered_unavailable(webhook, tg, evidence, caplog):
+    caplog.set_level(logging.INFO)
+    photo = jpeg()
+
+    async def send(update: Dict[str, Any]) -> str:
+        return (await webhook.post(update)).json()["outcome"]
+
+    tg.fail_next("getFile", 500, "Internal Server Error")
+    outcomes = [await send(tg.photo_update(CHAT, photos=[tg.photo_size(photo, 64, 48)]))]
+    tg.fail_downloads(502)
+    outcomes.append(await send(tg.photo_update(CHAT, photos=[tg.photo_size(photo, 64, 48)])))
+    # a file Telegram does not know (getFile: 400 invalid file_id)
+    outcomes.append(await send(tg.photo_update(CHAT)))
+    assert outcomes == ["photo_unavailable"] * 3
+    assert tg.texts_to(CHAT) == [refusal("unavailable", evidence.max_bytes, "zh")] * 3
+    assert webhook.kefu.messages == [] and rows_of(evidence, CHAT) == []
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name == "channels.telegram")
+    assert "refused: unavailable" in ours and str(CHAT) not in ours and tg.token not in ours
+    # the next try goes through
+    await webhook.post(tg.photo_update(CHAT, photos=[tg.photo_size(photo, 64, 48)]))
+    assert webhook.kefu.texts == [PHOTO_TEXT] and len(rows_of(evidence, CHAT)) == 1
 
 
 @pytest.mark.asyncio

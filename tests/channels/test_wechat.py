@@ -5,6 +5,9 @@ servers."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
+import os
 import re
 import time
 import uuid
@@ -15,10 +18,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 import requests
+from PIL import ExifTags, Image
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from wechatpy.utils import check_signature
 
+import channels.wechat as wechat_channel
 from channels.delivery import PermanentSendError
 from channels.wechat import (
     EMPTY_TEXT,
@@ -40,10 +45,13 @@ from channels.wechat import (
     render_text,
     signature_ok,
 )
+from kefu.core.config import EvidenceOptions
 from kefu.core.ids import recipient_key
+from kefu.evidence.intake import PHOTO_TEXT, Intake, Refused, build, refusal
 from kefu.state import use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
+from kefu.store.evidence import EvidenceStore
 from tests.conftest import free_port, rasa_api, start_kefu
 from tests.support.fake_wechat import FakeWeChatAPI, WeChatServer
 
@@ -83,8 +91,9 @@ def test_messages_map_to_what_the_bot_sees():
     assert inbound_from(parse_incoming(wx.voice(OPENID, "我要退货"))).text == "我要退货"
     no_recognition = inbound_from(parse_incoming(wx.voice(OPENID)))
     assert no_recognition.text is None and no_recognition.answer == VOICE_NOT_UNDERSTOOD
-    image = inbound_from(parse_incoming(wx.image(OPENID, "http://mmbiz.qpic.cn/x.jpg")))
-    assert image.text == "http://mmbiz.qpic.cn/x.jpg" and image.metadata["msg_type"] == "image"
+    image = inbound_from(parse_incoming(wx.image(OPENID, "http://mmbiz.qpic.cn/x.jpg", media_id="M1")))
+    assert image.text is None and image.media_id == "M1" and image.metadata["msg_type"] == "image"
+    assert "qpic" not in repr(image) and "M1" not in repr(image.metadata)  # no URL from outside, no media id
     assert inbound_from(parse_incoming(wx.event(OPENID, "subscribe"))).text == "/greet"
     assert inbound_from(parse_incoming(wx.event(OPENID, "subscribe", "qrscene_42"))).text == "/greet"
     assert inbound_from(parse_incoming(wx.event(OPENID, "CLICK", "/request_human"))).text == "/request_human"
@@ -240,6 +249,42 @@ async def webhook(api, state, monkeypatch):
 
 def new_openid() -> str:
     return f"oTest{uuid.uuid4().hex[:20]}"
+
+
+def photo_intake(tmp_path, **options: Any) -> Intake:
+    """An intake keeping photos under tmp_path, recording them in the
+    test's database (the one ``state`` uses)."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    return build(EvidenceOptions(directory=tmp_path / "evidence", **options), url)
+
+
+@pytest.fixture
+def evidence(tmp_path, state, monkeypatch) -> Intake:
+    """The connector keeps photos in this test's directory and database,
+    never in the process's cached intake."""
+    taken = photo_intake(tmp_path)
+    monkeypatch.setattr(wechat_channel, "intake", lambda: taken)
+    return taken
+
+
+def jpeg(size=(64, 48), noise: bool = False, camera: str = "SecretCam") -> bytes:
+    """A JPEG as a phone sends it: its camera (EXIF 0x010F) and where it was
+    taken (GPS) in EXIF."""
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)) if noise \
+        else Image.new("RGB", size, (200, 40, 40))
+    exif = Image.Exif()
+    exif[0x010F] = camera
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (31.0, 14.0, 5.5)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=95)
+    return out.getvalue()
+
+
+def rows_of(intake: Intake, openid: str):
+    return EvidenceStore(intake.store.engine).of_conversation(f"wechat:{openid}")
 
 
 @pytest.mark.asyncio
@@ -427,6 +472,99 @@ async def test_a_failing_bot_still_answers(webhook):
     wx, openid = WeChatServer(TOKEN, APP_ID), new_openid()
     status, body, _ = await hook.post(*wx.post(wx.text(openid, "boom")))
     assert status == 200 and "抱歉" in wx.read_reply(body)["Content"]
+
+
+@pytest.mark.asyncio
+async def test_an_image_becomes_evidence_without_its_exif(webhook, api, evidence, tmp_path):
+    hook = await webhook(AES_KEY, deadline=3.0)
+    wx, openid = WeChatServer(TOKEN, APP_ID, AES_KEY), new_openid()
+    photo = jpeg((640, 480))
+    assert b"SecretCam" in photo
+    media_id = api.add_media(photo)
+    xml = wx.image(openid, "http://mmbiz.qpic.cn/mmbiz_jpg/evil", media_id=media_id, msg_id=wx.next_msg_id())
+    status, body, _ = await hook.post(*wx.post(xml, encrypted=True, openid=openid))
+    assert status == 200 and wx.read_reply(body, encrypted=True)["Content"] == f"echo:{PHOTO_TEXT}"
+    assert api.media_fetches.count(media_id) == 1
+    (row,) = rows_of(evidence, openid)
+    assert row.channel == "wechat" and row.content_type == "image/jpeg" and (row.width, row.height) == (640, 480)
+    stored = (tmp_path / "evidence" / row.storage_key).read_bytes()
+    assert b"SecretCam" not in stored
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert 0x010F not in kept.getexif() and not kept.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    # Rasa hears only that a photo came, as the shopper's message: no URL, no media id
+    [message] = hook.bot.received
+    assert message.text == PHOTO_TEXT and message.sender_id == f"wechat:{openid}"
+    assert message.input_channel == "wechat" and message.metadata["wechat"]["msg_type"] == "image"
+    assert "qpic" not in repr(message.metadata) and media_id not in repr(message.metadata)
+    # WeChat's retry of the same message is dropped: fetched and kept once
+    assert (await hook.post(*wx.post(xml, encrypted=True, openid=openid)))[:2] == (200, "success")
+    assert api.media_fetches.count(media_id) == 1 and len(hook.bot.received) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_too_big_image_is_refused_politely(webhook, api, state, tmp_path, monkeypatch):
+    small = photo_intake(tmp_path, max_bytes=20_000)
+    monkeypatch.setattr(wechat_channel, "intake", lambda: small)
+    hook = await webhook(deadline=3.0)
+    wx, openid = WeChatServer(TOKEN, APP_ID), new_openid()
+    big = jpeg((400, 300), noise=True)
+    assert len(big) > small.max_bytes
+    _, body, _ = await hook.post(*wx.post(wx.image(openid, "http://x/y.jpg", media_id=api.add_media(big))))
+    answer = wx.read_reply(body)["Content"]
+    assert answer == refusal("too_big", small.max_bytes) and "MB" in answer and CJK.search(answer)  # both languages
+    assert hook.bot.received == [] and rows_of(small, openid) == []
+    assert not (tmp_path / "evidence").exists() or not any((tmp_path / "evidence").rglob("*.*"))
+
+
+@pytest.mark.asyncio
+async def test_the_media_download_stops_past_the_limit(api, state):
+    client = WeChatClient(APP_ID, SECRET, api.url, state)
+    media_id = api.add_media(b"x" * 50_000)
+    assert await client.media(media_id, 50_000) == b"x" * 50_000
+    with pytest.raises(Refused) as refused:
+        await client.media(media_id, 49_999)
+    assert refused.value.reason == "too_big"
+    api.revoke_tokens()  # an expired token is refreshed once, as for sending
+    fetches = api.token_fetches
+    assert len(await client.media(media_id, 50_000)) == 50_000 and api.token_fetches == fetches + 1
+
+
+@pytest.mark.asyncio
+async def test_a_file_that_is_no_image_is_refused(webhook, api, evidence):
+    hook = await webhook(deadline=3.0)
+    wx, openid = WeChatServer(TOKEN, APP_ID), new_openid()
+    _, body, _ = await hook.post(*wx.post(wx.image(openid, "http://x/y.jpg",
+                                                   media_id=api.add_media(b"not a picture"))))
+    assert wx.read_reply(body)["Content"] == refusal("not_image", evidence.max_bytes)
+    assert hook.bot.received == [] and rows_of(evidence, openid) == []
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_media_id_is_answered_unavailable(webhook, api, evidence, caplog):
+    caplog.set_level(logging.INFO)
+    hook = await webhook(deadline=3.0)
+    wx, openid = WeChatServer(TOKEN, APP_ID), new_openid()
+    _, body, _ = await hook.post(*wx.post(wx.image(openid, "http://x/y.jpg", media_id="MEDIA_never_uploaded")))
+    assert wx.read_reply(body)["Content"] == refusal("unavailable", evidence.max_bytes)
+    assert api.media_fetches[-1] == "MEDIA_never_uploaded"
+    assert hook.bot.received == [] and rows_of(evidence, openid) == []
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name == "channels.wechat")
+    assert "could not be fetched" in ours and openid not in ours and "ACCESS_TOKEN" not in ours
+
+
+@pytest.mark.asyncio
+async def test_a_slow_photo_is_acknowledged_in_time_and_answered_later(webhook, api, evidence):
+    hook = await webhook(deadline=0.001)
+    wx, openid = WeChatServer(TOKEN, APP_ID), new_openid()
+    status, body, _ = await hook.post(*wx.post(wx.image(openid, "http://x/y.jpg", media_id=api.add_media(jpeg()))))
+    assert (status, body) == (200, "success")
+    sent = await api.await_for(openid, 1)
+    assert sent == [{"touser": openid, "msgtype": "text", "text": {"content": f"echo:{PHOTO_TEXT}"}}]
+    assert [m.text for m in hook.bot.received] == [PHOTO_TEXT] and len(rows_of(evidence, openid)) == 1
+    # a refusal that misses the deadline goes the same way
+    await hook.post(*wx.post(wx.image(openid, "http://x/y.jpg", media_id="MEDIA_gone")))
+    sent = await api.await_for(openid, 2)
+    assert sent[1]["text"]["content"] == refusal("unavailable", evidence.max_bytes)
 
 
 @pytest.mark.asyncio

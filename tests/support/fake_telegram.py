@@ -7,8 +7,10 @@ parameters and answering ``{"ok": true, "result": ...}`` or
 ``getUpdates`` long-polls and confirms updates by ``offset``; it refuses
 ``getUpdates`` while a webhook is set (409) like Telegram does; after
 ``setWebhook`` it can deliver updates to the webhook with the
-``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does. Every call is
-recorded. It runs on a free port in its own thread, so a test (or a Rasa
+``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does. Files a test
+registers (photos, documents) are described by ``getFile`` and downloaded
+from ``/file/bot<token>/<file_path>``, as from the real file endpoint. Every
+call and every download is recorded. It runs on a free port in its own thread, so a test (or a Rasa
 server in another process) can talk to it while the test waits.
 """
 from __future__ import annotations
@@ -52,6 +54,12 @@ class FakeTelegram:
         self._update_ids = itertools.count(random.randrange(10**8, 2 * 10**9))
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(9_000_000)
+        self._file_ids = itertools.count(1)
+        #: file_id -> {"data", "file_size" (what getFile declares), "file_path"}
+        self.files: Dict[str, Dict[str, Any]] = {}
+        #: file_path of every download served (or failed on purpose)
+        self.downloads: List[str] = []
+        self._download_failures: List[int] = []
         self._lock = threading.Lock()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -67,6 +75,7 @@ class FakeTelegram:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
             app = web.Application()
+            app.router.add_route("GET", "/file/{bot}/{path:.+}", self._download)
             app.router.add_route("*", "/{bot}/{method}", self._handle)
             self._runner = web.AppRunner(app)
             self._loop.run_until_complete(self._runner.setup())
@@ -93,6 +102,10 @@ class FakeTelegram:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
+    @property
+    def file_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
     # ---- test controls ------------------------------------------------------
 
     def fail_next(self, method: str, status: int, description: str, *, times: int = 1,
@@ -109,6 +122,27 @@ class FakeTelegram:
         with self._lock:
             self._updates.append(update)
         return update
+
+    def add_file(self, data: bytes, *, declared: Optional[int] = None, extension: str = "jpg") -> Dict[str, Any]:
+        """Keep ``data`` as a file Telegram holds; its ``file_id`` and
+        ``file_unique_id``. ``declared`` is the size getFile (and an update)
+        states, the real one unless a test wants Telegram to be wrong."""
+        number = next(self._file_ids)
+        file_id = f"AgACAgIAAxkBAAI{number:04d}-{random.randrange(10**6)}"
+        with self._lock:
+            self.files[file_id] = {"data": data, "file_size": len(data) if declared is None else declared,
+                                   "file_path": f"photos/file_{number}.{extension}"}
+        return {"file_id": file_id, "file_unique_id": f"AQAD{number:04d}"}
+
+    def photo_size(self, data: bytes, width: int, height: int, *, declared: Optional[int] = None) -> Dict[str, Any]:
+        """A PhotoSize of an update, for ``data`` kept as a file."""
+        ref = self.add_file(data, declared=declared)
+        return {**ref, "width": width, "height": height, "file_size": self.files[ref["file_id"]]["file_size"]}
+
+    def fail_downloads(self, status: int, times: int = 1) -> None:
+        """The next ``times`` file downloads fail with this HTTP status."""
+        with self._lock:
+            self._download_failures.extend([status] * times)
 
     def calls_of(self, method: str, chat_id: Optional[int] = None) -> List[Call]:
         with self._lock:
@@ -154,15 +188,30 @@ class FakeTelegram:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}]
         return {"update_id": next(self._update_ids), "message": message}
 
-    def photo_update(self, chat_id: int, caption: Optional[str] = None,
-                     language_code: str = "zh-hans") -> Dict[str, Any]:
+    def photo_update(self, chat_id: int, caption: Optional[str] = None, language_code: str = "zh-hans",
+                     photos: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+        """A photo message: ``photos`` are its PhotoSizes, smallest first as
+        Telegram sends them (``photo_size``); by default two sizes of a file
+        the fake does not hold."""
         update = self.text_update(chat_id, "", language_code)
         message = update["message"]
         del message["text"]
-        message["photo"] = [
+        message["photo"] = photos if photos is not None else [
             {"file_id": "AgAC-small", "file_unique_id": "s1", "width": 90, "height": 67, "file_size": 1200},
             {"file_id": "AgAC-large", "file_unique_id": "l1", "width": 1280, "height": 960, "file_size": 98000},
         ]
+        if caption is not None:
+            message["caption"] = caption
+        return update
+
+    def document_update(self, chat_id: int, data: bytes, mime_type: str, file_name: str = "IMG_0001.jpg",
+                        caption: Optional[str] = None, language_code: str = "zh-hans") -> Dict[str, Any]:
+        """A file sent as a document (``data`` kept by the fake)."""
+        update = self.text_update(chat_id, "", language_code)
+        message = update["message"]
+        del message["text"]
+        ref = self.add_file(data, extension=file_name.rpartition(".")[2] or "bin")
+        message["document"] = {**ref, "file_name": file_name, "mime_type": mime_type, "file_size": len(data)}
         if caption is not None:
             message["caption"] = caption
         return update
@@ -291,6 +340,32 @@ class FakeTelegram:
         if params.get("caption"):
             content["caption"] = params["caption"]
         return self._ok(self._message(chat_id, **content))
+
+    async def _m_getFile(self, params: Dict[str, Any], call: Call) -> web.Response:
+        held = self.files.get(str(params.get("file_id") or ""))
+        if held is None:
+            return self._error(400, "Bad Request: invalid file_id")
+        if held["file_size"] > 20 * 1024 * 1024:  # the Bot API's download limit
+            return self._error(400, "Bad Request: file is too big")
+        return self._ok({"file_id": params["file_id"], "file_unique_id": "AQAD" + params["file_id"][-6:],
+                         "file_size": held["file_size"], "file_path": held["file_path"]})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The file endpoint: the bytes of a file by its getFile path
+        (404 for an unknown path, like Telegram)."""
+        if request.match_info["bot"] != f"bot{self.token}":
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        path = request.match_info["path"]
+        with self._lock:
+            self.downloads.append(path)
+            failure = self._download_failures.pop(0) if self._download_failures else None
+            held = next((f for f in self.files.values() if f["file_path"] == path), None)
+        if failure:
+            return web.json_response({"ok": False, "error_code": failure, "description": "fake failure"},
+                                     status=failure)
+        if held is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.Response(body=held["data"], content_type="application/octet-stream")
 
     async def _m_answerCallbackQuery(self, params: Dict[str, Any], call: Call) -> web.Response:
         if not params.get("callback_query_id"):

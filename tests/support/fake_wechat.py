@@ -1,5 +1,5 @@
 """A local stand-in for WeChat: the API the connector calls (access token,
-customer-service send) and the requests WeChat's servers send to the
+customer-service send, temporary media download) and the requests WeChat's servers send to the
 connector (signed, and AES-encrypted in safe mode with wechatpy's crypto,
 the way WeChat builds them).
 
@@ -25,7 +25,9 @@ class FakeWeChatAPI:
     """api.weixin.qq.com for one account: issues access tokens (counting the
     fetches), accepts custom messages with a valid token and records them.
     ``revoke_tokens()`` makes every issued token expired (errcode 42001);
-    ``fail_next(code)`` makes the next sends answer that errcode."""
+    ``fail_next(code)`` makes the next sends answer that errcode.
+    ``add_media(data)`` keeps a file a shopper sent, served by
+    ``/cgi-bin/media/get`` under the media id it returns."""
 
     def __init__(self, app_id: str, app_secret: str, expires_in: int = 7200) -> None:
         self.app_id, self.app_secret, self.expires_in = app_id, app_secret, expires_in
@@ -34,6 +36,9 @@ class FakeWeChatAPI:
         self.sent: List[Dict[str, Any]] = []
         self.send_attempts = 0
         self.failures: List[int] = []
+        #: media id -> (bytes, content type), and every media id asked for
+        self.media: Dict[str, Tuple[bytes, str]] = {}
+        self.media_fetches: List[str] = []
         self._lock = threading.Lock()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._runner: Optional[web.AppRunner] = None
@@ -72,7 +77,30 @@ class FakeWeChatAPI:
             self.sent.append(message)
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
+    async def _media(self, request: web.Request) -> web.Response:
+        """/cgi-bin/media/get: the file as WeChat serves it (its type and an
+        attachment name), or a JSON errcode (the HTTP status is 200 either
+        way, like WeChat's)."""
+        token, media_id = request.query.get("access_token", ""), request.query.get("media_id", "")
+        with self._lock:
+            self.media_fetches.append(media_id)
+            if token not in self.valid_tokens:
+                return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+            held = self.media.get(media_id)
+        if held is None:
+            return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
+        data, content_type = held
+        return web.Response(body=data, content_type=content_type,
+                            headers={"Content-Disposition": f'attachment; filename="{media_id}.jpg"'})
+
     # -- control -----------------------------------------------------------
+    def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Keep ``data`` as a temporary media file; its media id."""
+        media_id = f"MEDIA_{uuid.uuid4().hex}"
+        with self._lock:
+            self.media[media_id] = (data, content_type)
+        return media_id
+
     def revoke_tokens(self) -> None:
         with self._lock:
             self.valid_tokens.clear()
@@ -106,6 +134,7 @@ class FakeWeChatAPI:
             app = web.Application()
             app.router.add_get("/cgi-bin/token", self._token)
             app.router.add_post("/cgi-bin/message/custom/send", self._send)
+            app.router.add_get("/cgi-bin/media/get", self._media)
             self._runner = web.AppRunner(app)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -175,8 +204,8 @@ class WeChatServer:
             fields["Recognition"] = recognition
         return self.xml(openid, "voice", fields, **kw)
 
-    def image(self, openid: str, pic_url: str, **kw: Any) -> str:
-        return self.xml(openid, "image", {"PicUrl": pic_url, "MediaId": "media-image-1"}, **kw)
+    def image(self, openid: str, pic_url: str, media_id: str = "media-image-1", **kw: Any) -> str:
+        return self.xml(openid, "image", {"PicUrl": pic_url, "MediaId": media_id}, **kw)
 
     def event(self, openid: str, event: str, key: Optional[str] = None, create_time: Optional[int] = None) -> str:
         fields: Dict[str, Any] = {"Event": event}

@@ -17,7 +17,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 from aiosmtpd.controller import Controller
 
@@ -160,8 +160,10 @@ def shopper_mail(
     references: Optional[str] = None,
     html: Optional[str] = None,
     headers: Optional[dict] = None,
+    attachments: Sequence[Tuple[bytes, str, str]] = (),
 ) -> bytes:
-    """A mail as a client sends it (text, or HTML only when ``text`` is '')."""
+    """A mail as a client sends it (text, or HTML only when ``text`` is ''),
+    with ``attachments`` as (data, content type, filename)."""
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = to
@@ -180,6 +182,9 @@ def shopper_mail(
             mail.add_alternative(html, subtype="html")
     else:
         mail.set_content(html or "", subtype="html")
+    for data, content_type, filename in attachments:
+        maintype, subtype = content_type.split("/", 1)
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return bytes(mail)
 
 
