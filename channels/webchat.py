@@ -41,6 +41,30 @@ Wire format (socket.io events, JSON):
   ``{"text": "...", "quick_replies": [{"content_type": "text", "title": ..,
   "payload": ..}]}``, ``{"attachment": {"type": "image", "payload":
   {"src": url}}}``, ``{"attachment": {...}}``, ``{"custom": {...}}``.
+
+Photos (HTTP, beside the socket; socket.io packets stay small):
+
+* ``POST /webhooks/webchat/photo``, the body is the image itself
+  (``Content-Type: image/...``), headers ``X-Kefu-Session: <session token>``
+  (the one of ``session_confirm``: the session is derived from it, never
+  named by the request), ``X-Kefu-Language: zh|en`` (optional: the language
+  of a refusal; both without it) and, with a ``jwt_key``,
+  ``Authorization: Bearer <jwt>``. The body is streamed and read no further
+  than the intake's limit (Sanic's own cap is lifted for this route only).
+  The photo goes through the evidence intake (:mod:`kefu.evidence.intake`),
+  then Rasa hears ``/send_photo`` for the session and its answer comes as a
+  ``bot_uttered`` on the socket.
+* ``200 {"ok": true, "photos": <waiting in the conversation>, "duplicate":
+  bool}``; refused: ``{"error": reason, "text": polite text}`` with 400
+  ``empty``, 401 ``no_session``, 403 ``origin``, 413 ``too_big``, 415
+  ``not_image`` (a type that is not ``image/*``, or bytes that are no
+  photo), 429 ``too_many``, 503 ``unavailable``.
+* CORS: a shop page of an origin in ``cors_allowed_origins`` (the socket's
+  list; unset: Kefu's own origin only) gets ``Access-Control-Allow-Origin``
+  with its exact origin and its preflight answered; a request from any other
+  origin is refused 403. Rasa's app answers every ``OPTIONS`` request itself
+  (Sanic-CORS, for its API's origins), so the photo route's preflight is put
+  before it.
 """
 from __future__ import annotations
 
@@ -54,7 +78,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Coroutine, Dict, Iterable, List, Optional, Text
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Iterable, List, Mapping, Optional, Set, Text
 
 import rasa.core.channels.channel
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -70,6 +94,7 @@ from kefu.core import ids, responses, text
 from kefu.core.config import load_settings
 from kefu.core.privacy import redact
 from kefu.core.secrets import secret
+from kefu.evidence.intake import PHOTO_TEXT, Received, Refused, intake, refusal
 from kefu.notify import notify_store
 
 logger = logging.getLogger(__name__)
@@ -91,6 +116,27 @@ STATIC_FILES: Dict[str, tuple] = {
     "widget.css": ("widget.css", "text/css; charset=utf-8"),
     "socket.io.min.js": ("socket.io.min.js", "application/javascript; charset=utf-8"),
 }
+
+#: the photo upload, under the channel's ``/webhooks/webchat`` prefix
+PHOTO_PATH = "/photo"
+#: the request headers a shop page may send with a photo (its preflight allows these)
+PHOTO_HEADERS = ("X-Kefu-Session", "X-Kefu-Language", "Content-Type", "Authorization")
+#: how long a browser may keep the answer to a preflight
+PREFLIGHT_MAX_AGE = 600
+#: the HTTP status of a refused photo, by the reason
+PHOTO_STATUS = {
+    "empty": 400,
+    "no_session": 401,
+    "origin": 403,
+    "too_big": 413,
+    "not_image": 415,
+    "too_many": 429,
+    "unavailable": 503,
+}
+#: Sanic-CORS (Rasa's app) skips a response whose request carries this
+#: mark: the photo route sets its own CORS headers, and two
+#: ``Access-Control-Allow-Origin`` headers make a browser refuse both
+SANIC_CORS_DONE = "_sanic_cors_e"
 
 #: the polite answer to a rejected message, by the reason (a response of domain.yml)
 NOTICES = {
@@ -277,6 +323,121 @@ def session_hash(session_id: str) -> str:
 
 
 # --------------------------------------------------------------------------
+# photo upload: pure functions
+# --------------------------------------------------------------------------
+
+
+class PhotoRefused(Exception):
+    """A photo upload answered with an error; ``reason`` is a key of
+    :data:`PHOTO_STATUS`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def photo_language(headers: Mapping[str, str]) -> Optional[str]:
+    """The page's language for a refusal; None (both languages) when the
+    page did not say."""
+    wanted = (headers.get("X-Kefu-Language") or "").strip().lower()
+    return wanted if wanted in LANGUAGES else None
+
+
+def is_image_type(content_type: Optional[str]) -> bool:
+    """Whether the declared type is an image at all; the bytes themselves
+    are checked by the intake, whatever is declared."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media.startswith("image/") and len(media) > len("image/")
+
+
+def declared_length(headers: Mapping[str, str]) -> Optional[int]:
+    """The body's length as the client declares it (None: not declared,
+    e.g. chunked)."""
+    value = (headers.get("Content-Length") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def own_origins(scheme: str, host: str, headers: Mapping[str, str]) -> List[str]:
+    """Kefu's own origin as the page sees it, as engine.io works it out for
+    the socket when no origins are configured (a proxy's forwarded scheme
+    and host count too)."""
+    origins = [f"{scheme}://{host}"]
+    if headers.get("X-Forwarded-Proto") or headers.get("X-Forwarded-Host"):
+        forwarded_scheme = (headers.get("X-Forwarded-Proto") or scheme).split(",")[0].strip()
+        forwarded_host = (headers.get("X-Forwarded-Host") or host).split(",")[0].strip()
+        origins.append(f"{forwarded_scheme}://{forwarded_host}")
+    return origins
+
+
+def origin_allowed(origin: str, configured: Optional[List[str]], own: Iterable[str]) -> bool:
+    """Whether a page of ``origin`` may upload: one of the configured shop
+    pages, else (none configured) Kefu's own pages only, the rule the
+    socket follows."""
+    allowed = configured if configured is not None else list(own)
+    return "*" in allowed or origin.lower() in {o.lower().rstrip("/") for o in allowed}
+
+
+def cors_headers(origin: Optional[str], preflight: bool = False) -> Dict[str, str]:
+    """The CORS headers for an allowed ``origin`` (none without one): the
+    exact origin, never ``*``, and no credentials (the token is a header)."""
+    if not origin:
+        return {}
+    headers = {"Access-Control-Allow-Origin": origin}
+    if preflight:
+        headers.update({
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": ", ".join(PHOTO_HEADERS),
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+        })
+    return headers
+
+
+def photo_refusal_text(reason: str, max_bytes: int, language: Optional[str]) -> str:
+    """The polite text of a refused upload: the intake's for a photo it
+    refused, the socket's "reload the page" without a session."""
+    if reason == "no_session":
+        return (responses.text(NOTICES["no_session"], language) if language
+                else responses.both(NOTICES["no_session"]))
+    return refusal({"empty": "not_image", "origin": "unavailable"}.get(reason, reason), max_bytes, language)
+
+
+def photo_limit() -> int:
+    """The largest photo taken: the intake's, or the settings' when the
+    intake cannot be built now (the upload is then refused ``unavailable``)."""
+    try:
+        return intake().max_bytes
+    except Exception:
+        return load_settings().evidence.max_bytes
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body of a streamed request, refused ``too_big`` as soon as it
+    is known to be larger than ``limit``: from its declared length before
+    a byte is read, or after ``limit + 1`` bytes; never more is kept."""
+    declared = declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise PhotoRefused("too_big")
+    body, stream = bytearray(), request.stream
+    while stream is not None:
+        chunk = await stream.read()
+        if chunk is None:
+            return bytes(body)
+        body += chunk[: limit + 1 - len(body)]
+        if len(body) > limit:
+            raise PhotoRefused("too_big")
+    return bytes(body)
+
+
+def stop_reading(request: Request) -> None:
+    """After an oversized body was refused: close the connection rather
+    than let Sanic read the rest of the body to keep it open."""
+    stream = request.stream
+    if stream is not None:
+        stream.keep_alive = False
+        stream.request_max_size = 0
+
+
+# --------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------
 
@@ -350,6 +511,28 @@ class WebChatBlueprint(SocketBlueprint):
         super().register(app, options)
         if self.ctx.static.name not in app.blueprints:
             app.blueprint(self.ctx.static)
+        preflight = getattr(self.ctx, "preflight", None)
+        if preflight is not None:
+            prefix = (options.get("url_prefix") or self.url_prefix or "").rstrip("/")
+            answer_preflight_first(app, prefix + PHOTO_PATH, preflight)
+
+
+def answer_preflight_first(app: Sanic, path: str, preflight: Callable[[Request], HTTPResponse]) -> None:
+    """Answer the preflight of ``path`` before any other request
+    middleware: Rasa's Sanic-CORS answers every ``OPTIONS`` request first,
+    with its API's origins, which would leave shop pages unable to upload.
+    Put first when the server starts, after Sanic-CORS has put itself first."""
+
+    async def photo_preflight(request: Request) -> Optional[HTTPResponse]:
+        if request.method == "OPTIONS" and request.path == path:
+            return preflight(request)
+        return None
+
+    async def put_first(started: Sanic, _loop: Any) -> None:
+        if photo_preflight not in started.request_middleware:
+            started.request_middleware.appendleft(photo_preflight)
+
+    app.register_listener(put_first, "before_server_start")
 
 
 def static_blueprint(prefix: str = "/webchat") -> Blueprint:
@@ -438,6 +621,7 @@ class WebChatInput(SocketIOInput):
         self.trusted_proxies = load_settings().trusted_proxies
         self.static_prefix = static_prefix
         self.max_message_chars = max_message_chars
+        self._photo_turns: Set[asyncio.Task] = set()  # the turns photos started, kept until done
 
     def make_server(self) -> AsyncServer:
         """The socket.io server; shared through Redis when configured."""
@@ -466,6 +650,16 @@ class WebChatInput(SocketIOInput):
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "redis": bool(self.redis_url)})
+
+        handle = answering_failures(on_new_message)
+
+        @webhook.route(PHOTO_PATH, methods=["POST", "OPTIONS"], stream=True)
+        async def photo(request: Request) -> HTTPResponse:
+            if request.method == "OPTIONS":  # a plain Sanic app; in Rasa's the middleware answers it
+                return self.photo_preflight(request)
+            return await self.receive_photo(request, sio, handle)
+
+        webhook.ctx.preflight = self.photo_preflight
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
@@ -502,8 +696,6 @@ class WebChatInput(SocketIOInput):
         async def disconnect(sid: Text, *_reason: Any) -> None:
             await _page_event(notify_store().page_closed, sid)
 
-        handle = answering_failures(on_new_message)
-
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
             bound = await sio.get_session(sid, namespace=self.namespace)
@@ -527,3 +719,108 @@ class WebChatInput(SocketIOInput):
             await handle(message)
 
         return webhook
+
+    # ---- photo upload ------------------------------------------------------
+
+    def page_origin(self, request: Request) -> Optional[str]:
+        """The page's origin when it may upload (None: no ``Origin``, a
+        client that is not a browser page); :class:`PhotoRefused`
+        ``origin`` for a page of any other origin."""
+        origin = (request.headers.get("Origin") or "").strip()
+        if not origin:
+            return None
+        if not origin_allowed(origin, self.cors_allowed_origins,
+                              own_origins(request.scheme, request.host, request.headers)):
+            raise PhotoRefused("origin")
+        return origin
+
+    def photo_preflight(self, request: Request) -> HTTPResponse:
+        """The answer to a shop page asking whether it may upload."""
+        try:
+            origin = self.page_origin(request)
+        except PhotoRefused:
+            logger.info("webchat: a photo preflight from a page of another origin refused")
+            return self.photo_reply(request, 403, {"error": "origin",
+                                                   "text": photo_refusal_text("origin", photo_limit(), None)})
+        return self.photo_reply(request, 204, None, cors_headers(origin, preflight=True))
+
+    def photo_reply(self, request: Request, status: int, body: Optional[Dict[str, Any]],
+                    headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+        """Every answer of the photo route: not sniffed, not cached, varying
+        by origin, and left alone by Rasa's own CORS handling."""
+        setattr(request.ctx, SANIC_CORS_DONE, "1")
+        all_headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Vary": "Origin",
+                       **(headers or {})}
+        if body is None:
+            return response.empty(status=status, headers=all_headers)
+        return response.json(body, status=status, headers=all_headers)
+
+    def photo_session(self, request: Request) -> str:
+        """The session the upload is for, from its token alone (and, with a
+        ``jwt_key``, only with a valid bearer token); :class:`PhotoRefused`
+        ``no_session`` otherwise."""
+        token = (request.headers.get("X-Kefu-Session") or "").strip()
+        if not valid_session_token(token):
+            raise PhotoRefused("no_session")
+        if self.jwt_key:
+            bearer = (request.headers.get("Authorization") or "").strip()
+            payload = None
+            if bearer.startswith("Bearer "):
+                payload = rasa.core.channels.channel.decode_bearer_token(bearer, self.jwt_key, self.jwt_algorithm)
+            if not payload:
+                raise PhotoRefused("no_session")
+        return session_id_for(token)
+
+    async def receive_photo(self, request: Request, sio: AsyncServer,
+                            handle: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+        """``POST /photo``: check who sends what from the headers before a
+        byte of the body is read, read it capped, give it to the intake, and
+        start the turn in which Rasa hears :data:`PHOTO_TEXT`."""
+        language = photo_language(request.headers)
+        limit, origin, session_id = photo_limit(), None, None
+        try:
+            origin = self.page_origin(request)
+            session_id = self.photo_session(request)
+            if not is_image_type(request.headers.get("Content-Type")):
+                raise PhotoRefused("not_image")
+            data = await read_capped(request, limit)
+            if not data:
+                raise PhotoRefused("empty")
+            received = await self.keep_photo(session_id, data)
+        except PhotoRefused as refused:
+            if refused.reason == "too_big":
+                stop_reading(request)
+            logger.info("webchat: a photo %s refused: %s",
+                        f"of {session_hash(session_id)}" if session_id else "without a session", refused.reason)
+            body = {"error": refused.reason, "text": photo_refusal_text(refused.reason, limit, language)}
+            return self.photo_reply(request, PHOTO_STATUS[refused.reason], body, cors_headers(origin))
+        self.start_photo_turn(request, sio, handle, session_id, language)
+        return self.photo_reply(request, 200, {"ok": True, "photos": received.waiting,
+                                               "duplicate": received.duplicate}, cors_headers(origin))
+
+    async def keep_photo(self, session_id: str, data: bytes) -> Received:
+        """What the intake made of the photo (kept, or already waiting);
+        :class:`PhotoRefused` with the intake's reason, or
+        ``unavailable`` when the storage or the database is away."""
+        conversation = ids.Identity(ids.WEB, session_id).conversation_id
+        try:
+            return await asyncio.to_thread(intake().receive, conversation, CHANNEL, data)
+        except Refused as refused:
+            raise PhotoRefused(refused.reason) from None
+        except Exception as error:
+            logger.warning("webchat: a photo of %s could not be kept: %s", session_hash(session_id),
+                           type(error).__name__)
+            raise PhotoRefused("unavailable") from None
+
+    def start_photo_turn(self, request: Request, sio: AsyncServer, handle: Callable[[UserMessage], Awaitable[Any]],
+                         session_id: str, language: Optional[str]) -> None:
+        """Rasa hears :data:`PHOTO_TEXT` for the session, after the upload
+        was answered: its reply goes to the session's room like any other,
+        and the page is not kept waiting for the whole turn."""
+        output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
+        client = ids.client_address(request.ip, request.headers, self.trusted_proxies)
+        message = user_message(ids.Identity(ids.WEB, session_id), PHOTO_TEXT, output, connector=self.name(),
+                               client_address=client, metadata={"lang": language} if language else None)
+        turn = asyncio.ensure_future(handle(message))
+        self._photo_turns.add(turn)
+        turn.add_done_callback(self._photo_turns.discard)

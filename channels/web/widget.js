@@ -7,17 +7,24 @@
  * Plain ES5-ish JavaScript, no build step. It injects its stylesheet, a
  * launcher button and a chat panel, and talks to Rasa's socket.io channel
  * (channels/webchat.py): session_request/session_confirm, user_uttered,
- * bot_uttered. The server issues the session token (unguessable; the
- * conversation it stands for is derived from it on the server, so nobody
- * can join another shopper's session by naming it); the token and the
- * transcript live in sessionStorage so the conversation survives page
- * reloads within the tab. Every text is put in
- * the page with textContent (never innerHTML): bot or shopper text cannot
- * inject markup; only http(s) links and images are made clickable/shown.
+ * bot_uttered. Photos (the 📎 button, or an image pasted into the input) go
+ * by HTTP to POST <server>/webhooks/webchat/photo with the session token in
+ * a header, after the checks the server makes first (type, size); the bot's
+ * answer to a photo comes on the socket like any other. The server issues
+ * the session token (unguessable; the conversation it stands for is derived
+ * from it on the server, so nobody can join another shopper's session by
+ * naming it); the token and the transcript live in sessionStorage so the
+ * conversation survives page reloads within the tab (a photo's preview does
+ * not: it shows as a label then). Every text is put in the page with
+ * textContent (never innerHTML): bot or shopper text cannot inject markup;
+ * only http(s) links and images are made clickable/shown (and the shopper's
+ * own photos, from object URLs the widget made).
  *
  * Options (data-* attributes): data-server (default: where this script came
  * from), data-lang ("zh" | "en"; default: navigator.language),
- * data-socket-path (default "/socket.io").
+ * data-socket-path (default "/socket.io"), data-max-photo-bytes (default
+ * MAX_PHOTO_BYTES, the server's default limit: set it when the server's
+ * KEFU_EVIDENCE_MAX_BYTES differs; the server refuses a bigger photo anyway).
  */
 (function () {
   "use strict";
@@ -37,13 +44,20 @@
       title: "在线客服", subtitle: "智能客服小客 · 随时为您服务", open: "联系客服", close: "关闭",
       placeholder: "请输入您的问题…", send: "发送", typing: "小客正在输入…",
       offline: "网络连接已断开，正在重新连接…", image: "图片", you: "我", bot: "客服",
-      tooLong: "消息太长啦，请精简一下~"
+      tooLong: "消息太长啦，请精简一下~",
+      attach: "发送图片", photo: "照片", photoType: "只能发送JPG、PNG、WebP或GIF格式的图片哦~",
+      photoTooBig: "这张图片太大了（最大{mb}MB），请压缩后或换一张再发。",
+      photoWait: "正在连接客服，请稍等片刻再发送图片~", photoFailed: "抱歉，照片没能发送出去 😣 请稍后再试一次。"
     },
     en: {
       title: "Customer service", subtitle: "Kefu assistant · here to help", open: "Chat with us", close: "Close",
       placeholder: "Type your question…", send: "Send", typing: "Kefu is typing…",
       offline: "Connection lost. Reconnecting…", image: "Image", you: "You", bot: "Kefu",
-      tooLong: "That message is too long, please shorten it."
+      tooLong: "That message is too long, please shorten it.",
+      attach: "Send a photo", photo: "Photo", photoType: "Only JPG, PNG, WebP or GIF pictures can be sent.",
+      photoTooBig: "That picture is too large (at most {mb} MB); please send a smaller one.",
+      photoWait: "Still connecting; please send the photo again in a moment.",
+      photoFailed: "Sorry, the photo could not be sent 😣 Please try again in a moment."
     }
   };
   function pickLanguage() {
@@ -54,6 +68,12 @@
   var T = STRINGS[lang];
 
   var MAX_CHARS = 1000;
+  // the server's default photo limit (KEFU_EVIDENCE_MAX_BYTES); what it says goes
+  var MAX_PHOTO_BYTES = 8000000;
+  // what the server keeps (kefu/evidence/images.py); the file picker offers only these
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+  var PHOTO_URL = server + "/webhooks/webchat/photo";
+  var maxPhotoBytes = parseInt(script.getAttribute("data-max-photo-bytes"), 10) || MAX_PHOTO_BYTES;
   var MAX_TRANSCRIPT = 200;
   var TYPING_TIMEOUT_MS = 30000;
   var STORE_KEY = "kefu-webchat:" + server;
@@ -115,6 +135,7 @@
   root.id = "kefu-webchat";
   root.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
   root.setAttribute("data-connection", "connecting");
+  root.setAttribute("data-session", "pending");
 
   var launcher = el("button", "kefu-wc-launcher");
   launcher.type = "button";
@@ -152,12 +173,19 @@
   typing.hidden = true;
 
   var form = el("form", "kefu-wc-form");
+  var attachButton = el("button", "kefu-wc-attach", "📎");
+  attachButton.type = "button";
+  attachButton.setAttribute("aria-label", T.attach);
+  attachButton.title = T.attach;
+  var fileInput = el("input", "kefu-wc-file");
+  fileInput.type = "file"; fileInput.accept = PHOTO_TYPES.join(","); fileInput.multiple = true;
+  fileInput.hidden = true; fileInput.tabIndex = -1; fileInput.setAttribute("aria-hidden", "true");
   var input = el("input", "kefu-wc-input");
   input.type = "text"; input.maxLength = MAX_CHARS; input.autocomplete = "off";
   input.placeholder = T.placeholder; input.setAttribute("aria-label", T.placeholder);
   var sendButton = el("button", "kefu-wc-send", T.send);
   sendButton.type = "submit";
-  form.appendChild(input); form.appendChild(sendButton);
+  form.appendChild(attachButton); form.appendChild(fileInput); form.appendChild(input); form.appendChild(sendButton);
 
   panel.appendChild(header); panel.appendChild(offline); panel.appendChild(log);
   panel.appendChild(typing); panel.appendChild(form);
@@ -166,10 +194,32 @@
   // ---- rendering ----------------------------------------------------------
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
-  /** One transcript entry: {from: "user"|"bot", text, image, quickReplies, used}. */
+  // previews of the shopper's photos in this page (object URLs, by entry.photo):
+  // never saved, so after a reload a photo shows as a label
+  var previews = {};
+  function renderPhoto(bubble, id) {
+    var url = previews[id];
+    if (!url) { bubble.appendChild(document.createTextNode("📷 " + T.photo)); return; }
+    bubble.classList.add("kefu-wc-has-photo");
+    var img = el("img", "kefu-wc-image kefu-wc-photo");
+    img.alt = T.photo;
+    function done() { URL.revokeObjectURL(url); previews[id] = null; scrollDown(); }  // shown: the blob may go
+    img.addEventListener("load", done);
+    img.addEventListener("error", function () {  // not a picture the browser can show: its label instead
+      done();
+      bubble.classList.remove("kefu-wc-has-photo");
+      img.replaceWith(document.createTextNode("📷 " + T.photo));
+    });
+    img.src = url;
+    bubble.appendChild(img);
+  }
+
+  /** One transcript entry: {from: "user"|"bot", text, image, photo, failed, notice, quickReplies, used}. */
   function renderEntry(entry, index) {
-    var row = el("div", "kefu-wc-row kefu-wc-" + (entry.from === "user" ? "user" : "bot"));
+    var row = el("div", "kefu-wc-row kefu-wc-" + (entry.from === "user" ? "user" : "bot") +
+                 (entry.notice ? " kefu-wc-notice" : "") + (entry.failed ? " kefu-wc-failed" : ""));
     var bubble = el("div", "kefu-wc-bubble");
+    if (entry.photo) { renderPhoto(bubble, entry.photo); }
     if (entry.text) { richText(bubble, entry.text); }
     if (entry.image) {
       var src = safeUrl(entry.image);
@@ -233,6 +283,10 @@
   var socket = null;
   var pending = [];  // messages typed before the session was confirmed
   var confirmed = false;  // the server bound this connection to our session
+  function setConfirmed(on) {
+    confirmed = on;
+    root.setAttribute("data-session", on ? "confirmed" : "pending");
+  }
 
   function send(payload, shown) {
     var text = String(payload || "").trim();
@@ -248,6 +302,71 @@
     var text = input.value;
     input.value = "";
     send(text);
+  });
+
+  // ---- photos -------------------------------------------------------------
+  function notice(text) { add({ from: "bot", text: text, notice: true }); }
+
+  /** Why a photo cannot be sent before it is sent (null: it may go). */
+  function photoProblem(file) {
+    if (PHOTO_TYPES.indexOf(String(file.type).toLowerCase()) < 0) { return T.photoType; }
+    if (file.size > maxPhotoBytes) {
+      return T.photoTooBig.replace("{mb}", String(Math.max(1, Math.floor(maxPhotoBytes / 1e6))));
+    }
+    if (!window.fetch || !window.URL || !URL.createObjectURL) { return T.photoFailed; }
+    if (!(socket && confirmed && state.sessionToken)) { return T.photoWait; }  // no session to send it for yet
+    return null;
+  }
+
+  var photoCount = 0;
+  /** Show the photo as the shopper's own bubble and upload it; a refusal
+   *  shows the server's polite text. Resolves when the upload is answered. */
+  function sendPhoto(file) {
+    var problem = photoProblem(file);
+    if (problem) { notice(problem); return Promise.resolve(false); }
+    var id = "p" + (++photoCount) + "-" + Date.now();
+    previews[id] = URL.createObjectURL(file);
+    var entry = { from: "user", photo: id };
+    add(entry);
+    var row = log.lastChild;
+    function refused(text) {  // the bubble stays, marked as not sent; the notice says why
+      entry.failed = true; save();
+      if (row) { row.classList.add("kefu-wc-failed"); }
+      showTyping(false);
+      notice(text);
+      return false;
+    }
+    showTyping(true);  // the answer comes on the socket
+    return window.fetch(PHOTO_URL, {
+      method: "POST", mode: "cors", credentials: "omit", body: file,
+      headers: { "X-Kefu-Session": state.sessionToken, "X-Kefu-Language": lang, "Content-Type": file.type }
+    }).then(function (reply) {
+      if (reply.ok) { return true; }
+      return reply.json().catch(function () { return {}; }).then(function (body) {
+        return refused(body && typeof body.text === "string" && body.text ? body.text : T.photoFailed);
+      });
+    }, function () { return refused(T.photoFailed); });
+  }
+  /** Several photos go one after the other, in the order chosen. */
+  function sendPhotos(files) {
+    var queue = Array.prototype.slice.call(files || []);
+    var chain = Promise.resolve();
+    queue.forEach(function (file) { chain = chain.then(function () { return sendPhoto(file); }); });
+    return chain;
+  }
+  attachButton.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    var files = fileInput.files;
+    sendPhotos(files);
+    fileInput.value = "";  // the same photo may be chosen again
+  });
+  input.addEventListener("paste", function (e) {
+    var data = e.clipboardData;
+    var files = data && data.files && data.files.length ? Array.prototype.slice.call(data.files) : [];
+    var images = files.filter(function (file) { return /^image\//.test(file.type); });
+    if (!images.length) { return; }  // pasted text: as usual
+    e.preventDefault();
+    sendPhotos(images);
   });
 
   function onBotMessage(data) {
@@ -292,7 +411,7 @@
     // on every (re)connection: show our token to rejoin the same session
     socket.on("connect", function () {
       setConnection("online");
-      confirmed = false;
+      setConfirmed(false);
       socket.emit("session_request", { session_token: state.sessionToken });
     });
     socket.on("session_confirm", function (token) {
@@ -301,11 +420,11 @@
         if (state.sessionToken) { state.transcript = []; log.textContent = ""; }
         state.sessionToken = token; save();
       }
-      confirmed = true;
+      setConfirmed(true);
       while (pending.length) { socket.emit("user_uttered", pending.shift()); }
     });
     socket.on("bot_uttered", onBotMessage);
-    socket.on("disconnect", function () { confirmed = false; setConnection("offline"); });
+    socket.on("disconnect", function () { setConfirmed(false); setConnection("offline"); });
     socket.on("connect_error", function () { setConnection("offline"); });
   }
 
@@ -336,6 +455,8 @@
     open: function () { setOpen(true); },
     close: function () { setOpen(false); },
     send: function (text) { send(text); },
+    sendPhoto: function (file) { return sendPhoto(file); },
+    maxPhotoBytes: maxPhotoBytes,
     sessionToken: function () { return state.sessionToken; },
     socket: function () { return socket; }
   };
