@@ -1,7 +1,8 @@
 """The desk's web app: the page, the JSON API and the live event stream.
 
-Routes (all ``/api/`` routes but login need a session; POSTs need
-``X-Requested-With: XMLHttpRequest``; see kefu/desk/auth.py)::
+Routes (all ``/api/`` routes but login, and the photos under ``/evidence/``,
+need a session; POSTs need ``X-Requested-With: XMLHttpRequest``; see
+kefu/desk/auth.py and kefu/desk/evidence.py)::
 
     GET  /                         the desk page (login form when logged out)
     GET  /healthz                  liveness, no session
@@ -11,7 +12,8 @@ Routes (all ``/api/`` routes but login need a session; POSTs need
     POST /api/password             {old_password, new_password}: the agent's other sessions end
     POST /api/presence             {online: bool}: accepting chats or paused
     GET  /api/queue                waiting handoffs and the agent's own
-    GET  /api/handoffs/{id}        the handoff, its transcript, the shopper's orders and tickets, canned replies
+    GET  /api/handoffs/{id}        the handoff, its transcript, the shopper's orders and tickets, canned replies,
+                                   the conversation's photos with signed, expiring links (kefu/desk/evidence.py)
     POST /api/handoffs/{id}/claim
     POST /api/handoffs/{id}/transfer   {to_agent_id: int | null (back to the queue)}
     POST /api/handoffs/{id}/reply      {text}
@@ -20,6 +22,9 @@ Routes (all ``/api/`` routes but login need a session; POSTs need
     GET  /api/agents
     GET  /api/metrics
     GET  /api/events               server-sent events: queued, assignment, closed, message
+    GET  /evidence/{id}/{full|thumb}?expires=..&sig=..
+                                   a photo's bytes: needs a session (401) as /api/ does, a valid link
+                                   of that photo and variant (403), the photo in the storage (404)
     POST /shop/events              the shop's signed order events (kefu/notify/webhook.py), no session
 
 The desk process also runs the order-news outbox (kefu/notify/dispatcher.py)
@@ -38,9 +43,10 @@ from typing import Any, AsyncIterator, Dict, List, Optional
 from aiohttp import web
 
 from kefu.core import hours, ids
+from kefu.core.config import EvidenceOptions, load_settings
 from kefu.core.names import HANDBACK_ACTION
 from kefu.core.privacy import mask_name, mask_phone
-from kefu.desk import auth, dashboard, keys, queue_news
+from kefu.desk import auth, dashboard, evidence, keys, queue_news
 from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
@@ -143,6 +149,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
         await run(store.audit, agent_id, "view_customer", f"customer:{customer['customer_id']}", f"handoff:{view.id}")
     canned = await run(store.canned_replies)
     team = await run(store.agents)
+    photos = await run(evidence.photos, request.app[keys.EVIDENCE], view.conversation_id)
     return ok({
         "handoff": handoff_json(view),
         "transcript": transcript,
@@ -151,6 +158,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
         "canned": [{"id": c.id, "title": c.title, "text": c.text(view.language)} for c in canned],
         "agents": [_agent_public(a) for a in team if a.id != request["agent"].id],
         "mine": view.agent_id == request["agent"].id and view.status == "assigned",
+        "photos": photos,
     })
 
 
@@ -331,8 +339,13 @@ def _dispatcher(app: web.Application, settings: DeskSettings) -> Dispatcher:
     return Dispatcher(store, app[keys.RASA], policy_from(settings.notify, zone), page_open)
 
 
-def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = True) -> web.Application:
+def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = True,
+               evidence_options: Optional[EvidenceOptions] = None) -> web.Application:
+    """The desk; the photo evidence's storage and links as ``evidence_options``
+    say, or as the settings (``KEFU_EVIDENCE_*``) do."""
     settings = settings or load_desk_settings()
+    evidence_options = evidence_options or load_settings().evidence
+    # security first: its headers go on every answer, the evidence's refusals too
     app = web.Application(middlewares=[auth.security], client_max_size=64 * 1024)
     app[keys.SETTINGS] = settings
     app[keys.HUB] = Hub()
@@ -346,6 +359,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
         await run(app[keys.STORE].seed_canned_replies)
         app[keys.RASA] = RasaClient(settings.rasa_url, settings.rasa_jwt_secret, settings.rasa_timeout)
         app[keys.NOTIFY] = NotifyStore(engine)
+        app[keys.EVIDENCE] = await run(evidence.open_evidence, evidence_options, engine)
         poller = asyncio.create_task(poll(app[keys.STORE], app[keys.HUB], settings.poll_seconds))
         outbox = asyncio.create_task(run_forever(_dispatcher(app, settings), settings.notify))
         waiting = asyncio.create_task(queue_news.run_forever(app[keys.STORE], app[keys.RASA],
@@ -383,6 +397,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/api/events", events)
+    evidence.register(app)
     app.router.add_post("/shop/events", webhook.handler(lambda request: request.app[keys.NOTIFY],
                                                         settings.shop_webhook_secret,
                                                         settings.notify.webhook_window_seconds))

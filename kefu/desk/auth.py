@@ -5,7 +5,8 @@
   database yields no usable cookie. The cookie is HttpOnly, SameSite=Strict,
   expires with the session (``KEFU_DESK_SESSION_HOURS``, default 8) and is
   Secure when ``KEFU_DESK_SECURE_COOKIE=1``.
-* Every ``/api/`` route except login needs a valid session (401).
+* Every ``/api/`` route except login, and every photo under ``/evidence/``,
+  needs a valid session (401).
 * Every state-changing request (anything but GET/HEAD) must carry
   ``X-Requested-With: XMLHttpRequest`` and, if the browser sends an Origin,
   come from the desk's own origin (403): a cross-site form or fetch cannot.
@@ -27,6 +28,8 @@ COOKIE = "kefu_desk_session"
 CSRF_HEADER = "X-Requested-With"
 CSRF_VALUE = "XMLHttpRequest"
 PUBLIC_API = {"/api/login"}
+#: what only a signed-in agent may reach
+PROTECTED = ("/api/", "/evidence/")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,7 +56,7 @@ def _same_origin(request: web.Request) -> bool:
 
 @web.middleware
 async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(PROTECTED):
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             if request.headers.get(CSRF_HEADER) != CSRF_VALUE or not _same_origin(request):
                 return _with_headers(error(403, "csrf"))

@@ -2,7 +2,8 @@
 // put into the page with textContent (never innerHTML).
 "use strict";
 
-const state = { me: null, current: null, detail: null, events: null, refreshTimer: null };
+const state = { me: null, current: null, detail: null, events: null, refreshTimer: null,
+  photos: { chat: null, ids: "", until: 0 }, photoRetryAt: 0, viewerFrom: null };
 
 const STATUS = { waiting: "排队中 waiting", assigned: "处理中 assigned", closed: "已结束 closed" };
 const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", fallback: "无法识别 fallback" };
@@ -158,6 +159,7 @@ async function refreshMetrics() {
 // -- one conversation ----------------------------------------------------------------------
 
 async function openChat(id) {
+  if (state.current !== id) closePhoto();
   state.current = id;
   $("chat-notice").textContent = "";
   document.querySelectorAll(".handoffs li").forEach((li) => li.classList.toggle("current", Number(li.dataset.id) === id));
@@ -167,6 +169,8 @@ async function openChat(id) {
 function closeChat(notice) {
   state.current = null;
   state.detail = null;
+  closePhoto();
+  renderPhotos(null, []);
   $("chat").hidden = true;
   $("empty").hidden = false;
   $("empty").textContent = notice || "请选择一个会话 · Pick a conversation";
@@ -220,7 +224,94 @@ async function refreshChat() {
   canned.options[0].value = "";
 
   renderContext(h, data.customer);
+  renderPhotos(h.id, data.photos || []);
 }
+
+// -- the shopper's photos ------------------------------------------------------------------
+// Each link is signed for one photo and expires in minutes (kefu/desk/evidence.py): the strip
+// keeps the thumbnails it shows while their links last, and a photo is opened with fresh links.
+
+const KEEP_MS = 60000; // links with less than this left are replaced at the next refresh
+
+function linkExpiry(link) {
+  const expires = Number(new URL(link, location.href).searchParams.get("expires"));
+  return Number.isFinite(expires) ? expires * 1000 : 0;
+}
+
+function photoLabel(photo, n) {
+  const when = photo.created_at ? ` · ${new Date(photo.created_at).toLocaleString()}` : "";
+  return `顾客照片 ${n} Shopper photo ${n}${when}`;
+}
+
+function photoAttachment(photo) {
+  if (photo.aftersale_id) return `售后 ${photo.aftersale_id}`;
+  if (photo.ticket_id) return `工单 ${photo.ticket_id}`;
+  return "待提交 Not filed yet";
+}
+
+function renderPhotos(chatId, photos) {
+  const strip = $("photos");
+  const ids = photos.map((p) => p.id).join(",");
+  const kept = state.photos;
+  if (chatId !== null && kept.chat === chatId && kept.ids === ids && kept.until - Date.now() > KEEP_MS) return;
+  state.photos = { chat: chatId, ids, until: Math.min(...photos.map((p) => linkExpiry(p.thumb)), Infinity) };
+  $("photos-count").textContent = photos.length ? `(${photos.length})` : "";
+  if (chatId === null) { strip.replaceChildren(); return; }
+  if (!photos.length) { strip.replaceChildren(el("li", "muted", "无 None")); return; }
+  strip.replaceChildren(...photos.map((photo, index) => {
+    const n = index + 1;
+    const li = el("li");
+    const button = el("button", "photo");
+    button.type = "button";
+    button.dataset.id = photo.id;
+    button.setAttribute("aria-label", `${photoLabel(photo, n)}，查看大图 View full size`);
+    const img = el("img");
+    img.setAttribute("alt", photoLabel(photo, n));
+    img.setAttribute("loading", "lazy");
+    img.setAttribute("decoding", "async");
+    img.setAttribute("src", photo.thumb);
+    img.addEventListener("error", () => {
+      // most likely the link expired while the chat stayed open: fetch fresh links (once a minute at
+      // most, so that a photo missing from the storage does not loop)
+      if (state.current !== chatId || Date.now() - state.photoRetryAt < KEEP_MS) return;
+      state.photoRetryAt = Date.now();
+      state.photos.until = 0;
+      refreshChat();
+    }, { once: true });
+    button.append(img);
+    button.addEventListener("click", () => openPhoto(photo.id, n, button));
+    li.append(button, el("div", "meta", photoAttachment(photo)));
+    return li;
+  }));
+}
+
+async function openPhoto(id, n, from) {
+  await refreshChat(); // the links in hand may have expired: take fresh ones
+  const photo = state.detail && (state.detail.photos || []).find((p) => p.id === id);
+  if (!photo) return;
+  state.viewerFrom = from;
+  $("photo-full").setAttribute("alt", photoLabel(photo, n));
+  $("photo-full").setAttribute("src", photo.full);
+  $("photo-open").setAttribute("href", photo.full);
+  $("photo-caption").textContent =
+    `${photoLabel(photo, n)} · ${photo.width}×${photo.height} · ${Math.max(1, Math.round(photo.size / 1024))} KB · ${photoAttachment(photo)}`;
+  $("photo-viewer").hidden = false;
+  $("photo-close").focus();
+}
+
+function closePhoto() {
+  const viewer = $("photo-viewer");
+  if (viewer.hidden) return;
+  viewer.hidden = true;
+  $("photo-full").removeAttribute("src");
+  $("photo-open").removeAttribute("href");
+  if (state.viewerFrom && document.contains(state.viewerFrom)) state.viewerFrom.focus();
+  state.viewerFrom = null;
+}
+
+$("photo-close").addEventListener("click", closePhoto);
+$("photo-viewer").addEventListener("click", (event) => { if (event.target === $("photo-viewer")) closePhoto(); });
+document.addEventListener("keydown", (event) => { if (event.key === "Escape") closePhoto(); });
 
 function renderContext(h, customer) {
   const summary = h.summary && typeof h.summary === "object" ? h.summary : { text: h.summary };
