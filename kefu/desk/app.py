@@ -51,6 +51,7 @@ from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
 from kefu.desk.settings import DeskSettings, load_desk_settings
+from kefu.evidence.access import open_access
 from kefu.notify import webhook
 from kefu.notify.dispatcher import Dispatcher, policy_from, run_forever
 from kefu.store.db import make_engine, migrate
@@ -359,7 +360,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
         await run(app[keys.STORE].seed_canned_replies)
         app[keys.RASA] = RasaClient(settings.rasa_url, settings.rasa_jwt_secret, settings.rasa_timeout)
         app[keys.NOTIFY] = NotifyStore(engine)
-        app[keys.EVIDENCE] = await run(evidence.open_evidence, evidence_options, engine)
+        app[keys.EVIDENCE] = await run(open_access, evidence_options, engine)
         poller = asyncio.create_task(poll(app[keys.STORE], app[keys.HUB], settings.poll_seconds))
         outbox = asyncio.create_task(run_forever(_dispatcher(app, settings), settings.notify))
         waiting = asyncio.create_task(queue_news.run_forever(app[keys.STORE], app[keys.RASA],

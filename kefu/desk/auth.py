@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from kefu.desk import keys
+from kefu.desk.http import error
 
 if TYPE_CHECKING:  # pragma: no cover
     from kefu.store.desk import AgentView
@@ -41,10 +42,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-def error(status: int, code: str) -> web.Response:
-    return web.json_response({"error": code}, status=status)
 
 
 def _same_origin(request: web.Request) -> bool:

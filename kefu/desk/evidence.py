@@ -13,20 +13,17 @@ opens nothing without a desk session, and nothing at all minutes later.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from aiohttp import web
-from sqlalchemy.engine import Engine
 
 from kefu.core.clock import utcnow
-from kefu.core.config import EvidenceOptions
-from kefu.core.secrets import secret
-from kefu.desk import auth, keys
-from kefu.desk.http import run
+from kefu.desk import keys
+from kefu.desk.http import error, run
 from kefu.evidence import links
-from kefu.evidence.storage import EvidenceStorage, Missing, open_storage
-from kefu.store.evidence import EvidenceStore, EvidenceView
+from kefu.evidence.access import EvidenceAccess
+from kefu.evidence.storage import Missing
+from kefu.store.evidence import EvidenceView
 
 logger = logging.getLogger(__name__)
 
@@ -37,30 +34,12 @@ ROUTE = PREFIX + "{evidence_id:[0-9a-f]{32}}/{variant:full|thumb}"
 SHOWN_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 
-@dataclass(frozen=True)
-class DeskEvidence:
-    """What the desk needs of the evidence: the records, the storage, how
-    long a link lives and the key that signs it."""
-
-    store: EvidenceStore
-    storage: EvidenceStorage
-    link_seconds: int
-    key: str = field(repr=False)
-
-
-def open_evidence(options: EvidenceOptions, engine: Engine, key: Optional[str] = None) -> DeskEvidence:
-    """The storage the settings pick and the link key (blocking: the key
-    may be read from, or generated into, ``var/secrets``)."""
-    return DeskEvidence(EvidenceStore(engine, options.max_photos), open_storage(options), options.link_seconds,
-                        key if key is not None else secret("evidence_link_key"))
-
-
 def now() -> float:
     """The wall clock, in seconds since the epoch, as links count it."""
     return utcnow().timestamp()
 
 
-def photos(evidence: DeskEvidence, conversation_id: str) -> List[Dict[str, Any]]:
+def photos(evidence: EvidenceAccess, conversation_id: str) -> List[Dict[str, Any]]:
     """Every photo of the conversation with fresh links, oldest first
     (blocking). Only for a handoff the agent may see."""
     moment = now()
@@ -86,25 +65,25 @@ def photos(evidence: DeskEvidence, conversation_id: str) -> List[Dict[str, Any]]
 
 
 async def serve(request: web.Request) -> web.StreamResponse:
-    evidence: DeskEvidence = request.app[keys.EVIDENCE]
+    evidence: EvidenceAccess = request.app[keys.EVIDENCE]
     evidence_id, variant = request.match_info["evidence_id"], request.match_info["variant"]
     expires, sig = request.query.get("expires"), request.query.get("sig")
     moment = now()
     if not links.valid(evidence_id, variant, expires, sig, moment, evidence.link_seconds, evidence.key):
-        return auth.error(403, "bad_link")
+        return error(403, "bad_link")
     view = await run(evidence.store.get, evidence_id)
     if view is None:
-        return auth.error(404, "not_found")
+        return error(404, "not_found")
     key, content_type = (view.thumbnail_key, "image/jpeg") if variant == "thumb" else \
         (view.storage_key, view.content_type)
     try:
         data = await run(evidence.storage.get, key)
     except (Missing, ValueError):  # ValueError: a record whose key is no content address
         logger.warning("evidence %s: its %s is missing from the storage", evidence_id, variant)
-        return auth.error(404, "not_found")
-    except Exception as error:  # the object store is away
-        logger.warning("evidence %s: storage unavailable (%s)", evidence_id, type(error).__name__)
-        return auth.error(503, "storage_unavailable")
+        return error(404, "not_found")
+    except Exception as failure:  # the object store is away
+        logger.warning("evidence %s: storage unavailable (%s)", evidence_id, type(failure).__name__)
+        return error(503, "storage_unavailable")
     remaining = max(0, int(expires or 0) - int(moment))  # valid() checked expires is digits
     return web.Response(body=data, headers={
         "Content-Type": content_type if content_type in SHOWN_TYPES else "application/octet-stream",

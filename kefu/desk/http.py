@@ -41,3 +41,8 @@ async def json_body(request: web.Request) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise web.HTTPBadRequest()
     return value
+
+
+def error(status: int, code: str) -> web.Response:
+    """The desk's one shape of a refusal: ``{"error": <code>}``."""
+    return web.json_response({"error": code}, status=status)

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kefu.desk.evidence import DeskEvidence
     from kefu.desk.live import Hub
     from kefu.desk.rasa import RasaClient
     from kefu.desk.settings import DeskSettings
+    from kefu.evidence.access import EvidenceAccess
     from kefu.store.desk import DeskStore
     from kefu.store.notify import NotifyStore
     from kefu.store.shop import ShopStore
@@ -21,4 +21,4 @@ RASA: "web.AppKey[RasaClient]" = web.AppKey("rasa")
 HUB: "web.AppKey[Hub]" = web.AppKey("hub")
 NOTIFY: "web.AppKey[NotifyStore]" = web.AppKey("notify")
 #: the photo evidence: its records, its storage, the key that signs links (kefu/desk/evidence.py)
-EVIDENCE: "web.AppKey[DeskEvidence]" = web.AppKey("evidence")
+EVIDENCE: "web.AppKey[EvidenceAccess]" = web.AppKey("evidence")
