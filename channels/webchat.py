@@ -786,7 +786,7 @@ class WebChatInput(SocketIOInput):
             data = await read_capped(request, limit)
             if not data:
                 raise PhotoRefused("empty")
-            received = await self.keep_photo(session_id, data)
+            received = await self.keep_photo(session_id, data, self.client_of(request))
         except PhotoRefused as refused:
             if refused.reason == "too_big":
                 stop_reading(request)
@@ -798,13 +798,17 @@ class WebChatInput(SocketIOInput):
         return self.photo_reply(request, 200, {"ok": True, "photos": received.waiting,
                                                "duplicate": received.duplicate}, cors_headers(origin))
 
-    async def keep_photo(self, session_id: str, data: bytes) -> Received:
+    def client_of(self, request: Request) -> Optional[str]:
+        return ids.client_address(request.ip, request.headers, self.trusted_proxies)
+
+    async def keep_photo(self, session_id: str, data: bytes, client: Optional[str]) -> Received:
         """What the intake made of the photo (kept, or already waiting);
         :class:`PhotoRefused` with the intake's reason, or
-        ``unavailable`` when the storage or the database is away."""
+        ``unavailable`` when the storage or the database is away. Anyone
+        can open a session, so photos are also counted per address."""
         conversation = ids.Identity(ids.WEB, session_id).conversation_id
         try:
-            return await asyncio.to_thread(intake().receive, conversation, CHANNEL, data)
+            return await asyncio.to_thread(intake().receive, conversation, CHANNEL, data, ids.client_key(client))
         except Refused as refused:
             raise PhotoRefused(refused.reason) from None
         except Exception as error:
@@ -818,9 +822,9 @@ class WebChatInput(SocketIOInput):
         was answered: its reply goes to the session's room like any other,
         and the page is not kept waiting for the whole turn."""
         output = WebChatOutput(sio, self.bot_message_evt, self.namespace)
-        client = ids.client_address(request.ip, request.headers, self.trusted_proxies)
         message = user_message(ids.Identity(ids.WEB, session_id), PHOTO_TEXT, output, connector=self.name(),
-                               client_address=client, metadata={"lang": language} if language else None)
+                               client_address=self.client_of(request),
+                               metadata={"lang": language} if language else None)
         turn = asyncio.ensure_future(handle(message))
         self._photo_turns.add(turn)
         turn.add_done_callback(self._photo_turns.discard)

@@ -22,6 +22,7 @@ from kefu.evidence.images import Refused
 from kefu.evidence.storage import EvidenceStorage, open_storage
 from kefu.evidence.storage.interface import key_for
 from kefu.store.evidence import EvidenceStore, NewPhoto, TooMany
+from kefu.store.limits import PHOTOS_PER_CLIENT, Limits
 
 #: what Rasa hears when a photo came: the ``send_photo`` intent, from the connector only
 PHOTO_TEXT = f"/{PHOTO_INTENT}"
@@ -46,9 +47,14 @@ class Intake:
     def max_bytes(self) -> int:
         return self.options.max_bytes
 
-    def receive(self, conversation_id: str, channel: str, data: bytes) -> Received:
+    def receive(self, conversation_id: str, channel: str, data: bytes, client: Optional[str] = None) -> Received:
         """Keep the photo ``data`` the conversation sent (blocking: call it
-        in a thread); :class:`Refused` with the reason otherwise."""
+        in a thread); :class:`Refused` with the reason otherwise. ``client``
+        (a keyed client address, for a channel whose sessions anyone can
+        open, like the widget's) is counted first: fresh sessions from one
+        address cannot fill the storage or keep the decoder busy."""
+        if client is not None and not Limits(self.store.engine).allow(PHOTOS_PER_CLIENT, client):
+            raise Refused("too_many")
         image = images.clean(data, self.options.max_bytes)
         if not self.store.has_room(conversation_id, image.sha256):
             raise Refused("too_many")  # before anything is stored; a photo sent again is never refused

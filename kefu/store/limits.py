@@ -39,6 +39,8 @@ TICKETS_PER_CONVERSATION = Limit("ticket:conversation", 6, timedelta(hours=1))
 TICKETS_PER_CLIENT = Limit("ticket:client", 50, timedelta(hours=1))
 RATINGS_PER_CONVERSATION = Limit("rating:conversation", 5, timedelta(hours=1))
 RATINGS_PER_CLIENT = Limit("rating:client", 100, timedelta(hours=1))
+#: photos sent from one address whatever the session (kefu/evidence/intake.py)
+PHOTOS_PER_CLIENT = Limit("photo:client", 60, timedelta(hours=1))
 
 
 def locked_until(failures: Sequence[datetime], limit: int, base: timedelta, cap: timedelta) -> Optional[datetime]:

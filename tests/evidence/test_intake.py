@@ -142,3 +142,16 @@ def test_photos_go_to_a_private_s3_bucket_created_on_first_use(s3_server, engine
     # a second instance (another process) finds the bucket there and shares the photos
     other = open_storage(options)
     assert other.get(view.storage_key) == intake.storage.get(view.storage_key)
+
+
+def test_fresh_sessions_from_one_address_cannot_fill_the_storage(intake):
+    from kefu.store.limits import PHOTOS_PER_CLIENT
+
+    address = "keyed-client-1"
+    for n in range(PHOTOS_PER_CLIENT.count):  # each from a new session, one photo each
+        intake.receive(f"webchat:session-{n}", "webchat", photo((n, n, 100)), client=address)
+    with pytest.raises(Refused) as refused:
+        intake.receive("webchat:session-new", "webchat", photo((250, 0, 0)), client=address)
+    assert refused.value.reason == "too_many"
+    assert intake.store.waiting_count("webchat:session-new") == 0
+    assert intake.receive("webchat:session-new", "webchat", photo((250, 0, 0)), client="another-address").waiting == 1
