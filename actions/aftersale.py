@@ -15,9 +15,9 @@ from rasa_sdk.types import DomainDict
 from actions.backend import backend_guard, evidence, known_customer, language, store
 from actions.evidence import PHOTOS_SLOT, validate_photos
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, proven_order
-from actions.labels import label, phrase, yuan
 from actions.orders import refuse_unauthorised
 from kefu.core.clock import utcnow
+from kefu.core.labels import label, phrase, yuan
 from kefu.evidence.reasons import needs_photos
 from kefu.store.shop import AftersaleView
 

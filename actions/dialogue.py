@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import language
 from actions.identity import clear_flow_slots
-from actions.labels import topic
+from kefu.core.labels import topic
 from kefu.core.names import HANDOFF_SLOT, LANGUAGE_SLOT
 
 #: retrieval sub-intents that ask Kefu to *do* something rather than to explain

@@ -20,10 +20,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, channel_of, desk, known_customer, language, within_limits
 from actions.identity import clear_flow_slots, proven_order
-from actions.labels import phrase
 from actions.tickets import open_ticket
 from kefu.core import hours
 from kefu.core.clock import utcnow
+from kefu.core.labels import phrase
 from kefu.core.names import (
     HANDBACK_ACTION,
     HANDOFF_SLOT,

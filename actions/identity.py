@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, client_key, conversation_key, known_customer, notifications, store
 from actions.forms import KefuForm
+from kefu.core import ids
 from kefu.core.clock import utcnow
 from kefu.core.config import load_settings
 from kefu.nlu.patterns import extract_last4, match_entity
@@ -60,14 +61,8 @@ def proven_order(tracker: Tracker) -> Optional[str]:
     """The order this conversation proved to own, while the proof lasts
     (``KEFU_PROOF_TTL_SECONDS``; a new session forgets it,
     actions/dialogue.py)."""
-    order_id, proven_at = tracker.get_slot("verified_order"), tracker.get_slot("verified_at")
-    if not order_id or proven_at is None:
-        return None
-    try:
-        age = utcnow().timestamp() - float(proven_at)
-    except (TypeError, ValueError):
-        return None
-    return order_id if 0 <= age <= load_settings().proof_ttl_seconds else None
+    return ids.proven_order(tracker.get_slot("verified_order"), tracker.get_slot("verified_at"),
+                            load_settings().proof_ttl_seconds, utcnow().timestamp())
 
 
 def authorised_order_id(tracker: Tracker) -> Optional[str]:

@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, notifications
 from actions.handoff import LISTEN
-from actions.labels import yuan
+from kefu.core.labels import yuan
 
 #: event type -> what the shopper reads (every type of kefu.store.models.NOTIFY_EVENT_TYPES)
 RESPONSES = {

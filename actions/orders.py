@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, known_customer, language, store
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots, is_locked
-from actions.labels import china_time, label, listing, phrase, yuan
+from kefu.core.labels import china_time, label, listing, phrase, yuan
 from kefu.core.privacy import mask_name, mask_phone
 from kefu.store.shop import OrderView
 

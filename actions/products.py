@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.backend import backend_guard, language, store
-from actions.labels import listing, phrase, yuan
+from kefu.core.labels import listing, phrase, yuan
 from kefu.store.shop import ProductView
 
 _MAX_VARIANTS = 6

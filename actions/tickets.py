@@ -16,8 +16,8 @@ from actions.backend import backend_guard, channel_of, conversation_key, known_c
 from actions.evidence import PHOTOS_SLOT, validate_photos
 from actions.forms import KefuForm
 from actions.identity import OrderProofForm, authorised_order_id, clear_flow_slots
-from actions.labels import china_time, label, phrase
 from actions.orders import refuse_unauthorised
+from kefu.core.labels import china_time, label, phrase
 from kefu.core.privacy import redact
 from kefu.evidence.reasons import needs_photos
 from kefu.store.limits import TICKETS_PER_CLIENT, TICKETS_PER_CONVERSATION

@@ -164,3 +164,18 @@ def client_of(metadata: Optional[Mapping[str, Any]]) -> Optional[str]:
     trusted = (metadata or {}).get(TRUSTED_KEY)
     value = trusted.get("client") if isinstance(trusted, Mapping) else None
     return value if isinstance(value, str) else None
+
+
+def proven_order(order_id: Any, proven_at: Any, ttl_seconds: float, now: float) -> Optional[str]:
+    """The order a conversation proved to own (the ``verified_order`` and
+    ``verified_at`` slots), while the proof lasts: ``ttl_seconds`` after it
+    was given, never before (a clock moved back proves nothing). A new
+    session empties the slots (actions/dialogue.py), so a proof also lasts
+    one session. The actions and the widget's service record both ask here."""
+    if not isinstance(order_id, str) or not order_id or proven_at is None:
+        return None
+    try:
+        age = now - float(proven_at)
+    except (TypeError, ValueError):
+        return None
+    return order_id if 0 <= age <= ttl_seconds else None
