@@ -24,6 +24,7 @@ from kefu.store.desk import DeskStore
 from kefu.store.evidence import EvidenceStore
 from kefu.store.limits import Limit, Limits
 from kefu.store.notify import NotifyStore
+from kefu.store.record import RecordStore
 from kefu.store.shop import ShopStore
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ def evidence() -> EvidenceStore:
 def notifications() -> NotifyStore:
     """Order news (the outbox, followers, opt-outs), on the shop's database."""
     return NotifyStore(store().engine)
+
+
+def records() -> RecordStore:
+    """Shoppers' service records, on the shop's database."""
+    return RecordStore(store().engine)
 
 
 def identity_of(tracker: Tracker) -> Optional[ids.Identity]:
