@@ -96,6 +96,7 @@ from kefu.core.privacy import redact
 from kefu.core.secrets import secret
 from kefu.evidence.intake import PHOTO_TEXT, Received, Refused, intake, refusal
 from kefu.notify import notify_store
+from kefu.record.service import panel_for
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ STATIC_FILES: Dict[str, tuple] = {
 
 #: the photo upload, under the channel's ``/webhooks/webchat`` prefix
 PHOTO_PATH = "/photo"
-#: the request headers a shop page may send with a photo (its preflight allows these)
-PHOTO_HEADERS = ("X-Kefu-Session", "X-Kefu-Language", "Content-Type", "Authorization")
+#: the shopper's service record for the widget's panel (kefu/record/)
+RECORD_PATH = "/record"
+#: what the widget's HTTP calls (photo upload, service record) may send across origins
+WIDGET_HEADERS = ("X-Kefu-Session", "X-Kefu-Language", "Content-Type", "Authorization", "If-None-Match")
 #: how long a browser may keep the answer to a preflight
 PREFLIGHT_MAX_AGE = 600
 #: the HTTP status of a refused photo, by the reason
@@ -327,6 +330,28 @@ def session_hash(session_id: str) -> str:
 # --------------------------------------------------------------------------
 
 
+#: how often an open record panel asks again (a 304 while nothing changed)
+RECORD_REFRESH_SECONDS = 5
+
+
+async def conversation_slots(request: Request, conversation_id: str) -> Dict[str, Any]:
+    """The slots of the conversation's tracker, from Rasa's own tracker
+    store (the proof the record needs lives there); none for a session
+    that never spoke."""
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        raise RuntimeError("no tracker store in this server")
+    tracker = await agent.tracker_store.retrieve(conversation_id)
+    return dict(tracker.current_slot_values()) if tracker is not None else {}
+
+
+def record_language(slots: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The conversation's language, else the page's (``X-Kefu-Language``)."""
+    if slots.get("language") in LANGUAGES:
+        return str(slots["language"])
+    return photo_language(headers) or "zh"
+
+
 class PhotoRefused(Exception):
     """A photo upload answered with an error; ``reason`` is a key of
     :data:`PHOTO_STATUS`."""
@@ -385,8 +410,8 @@ def cors_headers(origin: Optional[str], preflight: bool = False) -> Dict[str, st
     headers = {"Access-Control-Allow-Origin": origin}
     if preflight:
         headers.update({
-            "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": ", ".join(PHOTO_HEADERS),
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": ", ".join(WIDGET_HEADERS),
             "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
         })
     return headers
@@ -514,7 +539,8 @@ class WebChatBlueprint(SocketBlueprint):
         preflight = getattr(self.ctx, "preflight", None)
         if preflight is not None:
             prefix = (options.get("url_prefix") or self.url_prefix or "").rstrip("/")
-            answer_preflight_first(app, prefix + PHOTO_PATH, preflight)
+            for path in (PHOTO_PATH, RECORD_PATH):
+                answer_preflight_first(app, prefix + path, preflight)
 
 
 def answer_preflight_first(app: Sanic, path: str, preflight: Callable[[Request], HTTPResponse]) -> None:
@@ -659,6 +685,12 @@ class WebChatInput(SocketIOInput):
                 return self.photo_preflight(request)
             return await self.receive_photo(request, sio, handle)
 
+        @webhook.route(RECORD_PATH, methods=["GET", "OPTIONS"])
+        async def record(request: Request) -> HTTPResponse:
+            if request.method == "OPTIONS":
+                return self.photo_preflight(request)
+            return await self.serve_record(request)
+
         webhook.ctx.preflight = self.photo_preflight
 
         @sio.on("connect", namespace=self.namespace)
@@ -797,6 +829,36 @@ class WebChatInput(SocketIOInput):
         self.start_photo_turn(request, sio, handle, session_id, language)
         return self.photo_reply(request, 200, {"ok": True, "photos": received.waiting,
                                                "duplicate": received.duplicate}, cors_headers(origin))
+
+    # ---- the service record -------------------------------------------------
+
+    async def serve_record(self, request: Request) -> HTTPResponse:
+        """``GET /record``: the session's service record for the widget's
+        panel, as the session token proves it (never a name in the
+        request), in the conversation's language; 304 while the version
+        the page holds (``If-None-Match``) is still the record's."""
+        origin, session_id = None, None
+        try:
+            origin = self.page_origin(request)
+            session_id = self.photo_session(request)
+            conversation = ids.Identity(ids.WEB, session_id).conversation_id
+            slots = await conversation_slots(request, conversation)
+            lang = record_language(slots, request.headers)
+            body = await asyncio.to_thread(panel_for, conversation, slots, lang)
+        except PhotoRefused as refused:  # no or a bad token (401), a page of another origin (403)
+            return self.photo_reply(request, PHOTO_STATUS[refused.reason], {"error": refused.reason},
+                                    cors_headers(origin))
+        except Exception as error:
+            logger.warning("webchat: the record of %s could not be read: %s",
+                           session_hash(session_id) if session_id else "a session", type(error).__name__)
+            text_of = responses.text("utter_notice_error", photo_language(request.headers) or "zh")
+            return self.photo_reply(request, 503, {"error": "unavailable", "text": text_of}, cors_headers(origin))
+        body["refresh_seconds"] = RECORD_REFRESH_SECONDS
+        etag = f'"{body["version"]}"' if body.get("version") else None
+        headers = {**cors_headers(origin), **({"ETag": etag} if etag else {})}
+        if etag and etag in (request.headers.get("If-None-Match") or ""):
+            return self.photo_reply(request, 304, None, headers)
+        return self.photo_reply(request, 200, body, headers)
 
     def client_of(self, request: Request) -> Optional[str]:
         return ids.client_address(request.ip, request.headers, self.trusted_proxies)

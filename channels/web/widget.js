@@ -10,7 +10,12 @@
  * bot_uttered. Photos (the 📎 button, or an image pasted into the input) go
  * by HTTP to POST <server>/webhooks/webchat/photo with the session token in
  * a header, after the checks the server makes first (type, size); the bot's
- * answer to a photo comes on the socket like any other. The server issues
+ * answer to a photo comes on the socket like any other. The 📋 button opens
+ * the shopper's service record (their requests, tickets and past
+ * conversations, once they proved who they are): GET
+ * <server>/webhooks/webchat/record with the same header, asked again every
+ * few seconds while it is open (304 while nothing changed) and whenever the
+ * bot speaks, so a status an agent or the shop changes shows by itself. The server issues
  * the session token (unguessable; the conversation it stands for is derived
  * from it on the server, so nobody can join another shopper's session by
  * naming it); the token and the transcript live in sessionStorage so the
@@ -47,7 +52,9 @@
       tooLong: "消息太长啦，请精简一下~",
       attach: "发送图片", photo: "照片", photoType: "只能发送JPG、PNG、WebP或GIF格式的图片哦~",
       photoTooBig: "这张图片太大了（最大{mb}MB），请压缩后或换一张再发。",
-      photoWait: "正在连接客服，请稍等片刻再发送图片~", photoFailed: "抱歉，照片没能发送出去 😣 请稍后再试一次。"
+      photoWait: "正在连接客服，请稍等片刻再发送图片~", photoFailed: "抱歉，照片没能发送出去 😣 请稍后再试一次。",
+      record: "服务记录", recordBack: "返回对话", recordLoading: "正在加载服务记录…",
+      recordFailed: "服务记录暂时打不开，请稍后再试~"
     },
     en: {
       title: "Customer service", subtitle: "Kefu assistant · here to help", open: "Chat with us", close: "Close",
@@ -57,7 +64,9 @@
       attach: "Send a photo", photo: "Photo", photoType: "Only JPG, PNG, WebP or GIF pictures can be sent.",
       photoTooBig: "That picture is too large (at most {mb} MB); please send a smaller one.",
       photoWait: "Still connecting; please send the photo again in a moment.",
-      photoFailed: "Sorry, the photo could not be sent 😣 Please try again in a moment."
+      photoFailed: "Sorry, the photo could not be sent 😣 Please try again in a moment.",
+      record: "My record", recordBack: "Back to the chat", recordLoading: "Loading your record…",
+      recordFailed: "Your record cannot be shown just now; please try again in a moment."
     }
   };
   function pickLanguage() {
@@ -73,6 +82,8 @@
   // what the server keeps (kefu/evidence/images.py); the file picker offers only these
   var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
   var PHOTO_URL = server + "/webhooks/webchat/photo";
+  var RECORD_URL = server + "/webhooks/webchat/record";
+  var RECORD_REFRESH_MS = 5000;  // the server says how often (refresh_seconds)
   var maxPhotoBytes = parseInt(script.getAttribute("data-max-photo-bytes"), 10) || MAX_PHOTO_BYTES;
   var MAX_TRANSCRIPT = 200;
   var TYPING_TIMEOUT_MS = 30000;
@@ -156,7 +167,22 @@
   closeButton.type = "button";
   closeButton.setAttribute("aria-label", T.close);
   closeButton.title = T.close;
-  header.appendChild(heading); header.appendChild(closeButton);
+  var recordButton = el("button", "kefu-wc-record-button", "📋");
+  recordButton.type = "button";
+  recordButton.setAttribute("aria-label", T.record);
+  recordButton.title = T.record;
+  header.appendChild(heading); header.appendChild(recordButton); header.appendChild(closeButton);
+
+  // the shopper's service record, in place of the conversation while open
+  var record = el("div", "kefu-wc-record");
+  record.setAttribute("role", "region");
+  record.setAttribute("aria-label", T.record);
+  record.setAttribute("aria-live", "polite");
+  record.hidden = true;
+  var recordBack = el("button", "kefu-wc-record-back", "← " + T.recordBack);
+  recordBack.type = "button";
+  var recordBody = el("div", "kefu-wc-record-body");
+  record.appendChild(recordBack); record.appendChild(recordBody);
 
   var offline = el("div", "kefu-wc-offline", T.offline);
   offline.setAttribute("role", "status");
@@ -187,7 +213,7 @@
   sendButton.type = "submit";
   form.appendChild(attachButton); form.appendChild(fileInput); form.appendChild(input); form.appendChild(sendButton);
 
-  panel.appendChild(header); panel.appendChild(offline); panel.appendChild(log);
+  panel.appendChild(header); panel.appendChild(offline); panel.appendChild(record); panel.appendChild(log);
   panel.appendChild(typing); panel.appendChild(form);
   root.appendChild(panel); root.appendChild(launcher);
 
@@ -369,9 +395,103 @@
     sendPhotos(images);
   });
 
+  // ---- the service record -------------------------------------------------
+  var recordVersion = null;
+  var recordTimer = null;
+  function recordOpen() { return !record.hidden && !panel.hidden; }
+
+  function renderRecord(body) {
+    recordBody.textContent = "";
+    recordBody.appendChild(el("h2", "kefu-wc-record-title", body.title || T.record));
+    if (!body.proven) {
+      recordBody.setAttribute("data-proven", "false");
+      recordBody.appendChild(el("p", "kefu-wc-record-text", body.text || ""));
+      if (body.button && body.button.payload) {
+        var prove = el("button", "kefu-wc-reply kefu-wc-record-prove", body.button.title || body.button.payload);
+        prove.type = "button";
+        prove.addEventListener("click", function () { showRecord(false); send(String(body.button.payload)); });
+        recordBody.appendChild(prove);
+      }
+      return;
+    }
+    recordBody.setAttribute("data-proven", "true");
+    (body.sections || []).forEach(function (section) {
+      var part = el("section", "kefu-wc-record-section");
+      part.setAttribute("data-section", String(section.key || ""));
+      part.appendChild(el("h3", "", section.title || ""));
+      var list = el("ul", "kefu-wc-record-items");
+      (section.items || []).forEach(function (item) {
+        var li = el("li", "kefu-wc-record-item");
+        li.setAttribute("data-id", String(item.id || ""));
+        var top = el("div", "kefu-wc-record-headline", item.headline || "");
+        if (item.status) {
+          var status = el("span", "kefu-wc-record-status", item.status);
+          status.setAttribute("data-status", String(item.status_key || ""));
+          top.appendChild(status);
+        }
+        li.appendChild(top);
+        if (item.next) { li.appendChild(el("div", "kefu-wc-record-next", item.next)); }
+        var when = [item.date, item.channel].filter(Boolean).join(" · ");
+        if (when) { li.appendChild(el("div", "kefu-wc-record-date", when)); }
+        list.appendChild(li);
+      });
+      part.appendChild(list);
+      recordBody.appendChild(part);
+    });
+    if (body.empty) { recordBody.appendChild(el("p", "kefu-wc-record-text", body.empty)); }
+  }
+
+  /** Ask for the record (304: what is shown still holds) and ask again
+   *  later while it stays open. */
+  function refreshRecord() {
+    clearTimeout(recordTimer);
+    if (!recordOpen()) { return; }
+    var next = RECORD_REFRESH_MS;
+    function later() { if (recordOpen()) { recordTimer = setTimeout(refreshRecord, next); } }
+    if (!state.sessionToken || !window.fetch) { later(); return; }
+    var headers = { "X-Kefu-Session": state.sessionToken, "X-Kefu-Language": lang };
+    if (recordVersion) { headers["If-None-Match"] = '"' + recordVersion + '"'; }
+    window.fetch(RECORD_URL, { method: "GET", mode: "cors", credentials: "omit", cache: "no-store", headers: headers })
+      .then(function (reply) {
+        if (reply.status === 304) { return; }
+        return reply.json().then(function (body) {
+          if (!reply.ok) { throw new Error(body && body.error); }
+          if (body.refresh_seconds > 0) { next = body.refresh_seconds * 1000; }
+          recordVersion = body.version || null;
+          renderRecord(body);
+          root.setAttribute("data-record", body.proven ? "shown" : "unproven");
+        });
+      })
+      .catch(function () {
+        recordVersion = null;
+        recordBody.textContent = "";
+        recordBody.appendChild(el("p", "kefu-wc-record-text", T.recordFailed));
+        root.setAttribute("data-record", "failed");
+      })
+      .then(later);
+  }
+  function showRecord(on) {
+    record.hidden = !on;
+    log.hidden = form.hidden = on;
+    recordButton.setAttribute("aria-pressed", on ? "true" : "false");
+    if (on) {
+      if (!recordBody.firstChild) { recordBody.appendChild(el("p", "kefu-wc-record-text", T.recordLoading)); }
+      refreshRecord();
+      recordBack.focus();
+    } else {
+      clearTimeout(recordTimer);
+      root.removeAttribute("data-record");
+      scrollDown();
+    }
+  }
+  recordButton.addEventListener("click", function () { showRecord(record.hidden); });
+  recordBack.addEventListener("click", function () { showRecord(false); input.focus(); });
+
   function onBotMessage(data) {
     if (!data || typeof data !== "object") { return; }
     showTyping(false);
+    if (data.custom && data.custom.kefu === "record") { showRecord(true); return; }  // the bot opens the record
+    if (recordOpen()) { refreshRecord(); }  // news may have changed a status
     var entry = { from: "bot" };
     if (typeof data.text === "string") { entry.text = data.text; }
     var attachment = data.attachment;
@@ -453,6 +573,7 @@
     root: root,
     lang: lang,
     open: function () { setOpen(true); },
+    showRecord: function (on) { showRecord(on !== false); },
     close: function () { setOpen(false); },
     send: function (text) { send(text); },
     sendPhoto: function (file) { return sendPhoto(file); },

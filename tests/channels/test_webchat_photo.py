@@ -28,7 +28,7 @@ from PIL import ExifTags, Image
 from sanic import Sanic
 
 from channels.webchat import (
-    PHOTO_HEADERS,
+    WIDGET_HEADERS,
     WebChatInput,
     cors_headers,
     declared_length,
@@ -113,9 +113,10 @@ def test_cors_headers_name_the_exact_origin_and_the_widgets_headers():
     assert cors_headers(None) == {} and cors_headers(None, preflight=True) == {}
     assert cors_headers(SHOP_ORIGIN) == {"Access-Control-Allow-Origin": SHOP_ORIGIN}
     preflight = cors_headers(SHOP_ORIGIN, preflight=True)
-    assert preflight["Access-Control-Allow-Methods"] == "POST"
-    assert preflight["Access-Control-Allow-Headers"] == ", ".join(PHOTO_HEADERS)
-    assert {"X-Kefu-Session", "X-Kefu-Language", "Content-Type", "Authorization"} == set(PHOTO_HEADERS)
+    assert preflight["Access-Control-Allow-Methods"] == "GET, POST"
+    assert preflight["Access-Control-Allow-Headers"] == ", ".join(WIDGET_HEADERS)
+    assert set(WIDGET_HEADERS) == {"X-Kefu-Session", "X-Kefu-Language", "Content-Type", "Authorization",
+                                   "If-None-Match"}
     assert "Access-Control-Allow-Credentials" not in preflight
 
 
