@@ -18,6 +18,8 @@ kefu/desk/auth.py and kefu/desk/evidence.py)::
     POST /api/handoffs/{id}/transfer   {to_agent_id: int | null (back to the queue)}
     POST /api/handoffs/{id}/reply      {text}
     POST /api/handoffs/{id}/resolve
+    POST /api/handoffs/{id}/tickets/{ticket_id}/status   {status: open|pending|resolved|closed}: only the
+                                   agent holding the chat, only a ticket its panel shows (audited)
     GET  /api/canned?lang=zh|en
     GET  /api/agents
     GET  /api/metrics
@@ -63,7 +65,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 KEEPALIVE_SECONDS = 15
 STATUS = {"not_found": 404, "forbidden": 403, "taken": 409, "closed": 409, "already_yours": 409,
-          "empty": 400, "no_agent": 400, "same_agent": 400}
+          "empty": 400, "no_agent": 400, "same_agent": 400, "bad_status": 400}
 
 
 def handoff_json(view: HandoffView) -> Dict[str, Any]:
@@ -198,6 +200,16 @@ async def resolve(request: web.Request) -> web.Response:
         return _outcome(outcome)
     notified = await _execute(request.app, view, HANDBACK_ACTION)
     return ok({"ok": True, "notified": notified, "handoff": _done_json(outcome)})
+
+
+async def ticket_status(request: web.Request) -> web.Response:
+    """The agent holding the chat moves one of the shopper's tickets on;
+    the shopper's service record shows the new status at its next refresh."""
+    view = await _visible_handoff(request)
+    body = await json_body(request)
+    outcome = await run(request.app[keys.STORE].set_ticket_status, view.id, request["agent"].id,
+                        request.match_info["ticket_id"], str(body.get("status") or ""))
+    return _outcome(outcome)
 
 
 async def canned(request: web.Request) -> web.Response:
@@ -395,6 +407,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app.router.add_post("/api/handoffs/{handoff_id}/transfer", transfer)
     app.router.add_post("/api/handoffs/{handoff_id}/reply", reply)
     app.router.add_post("/api/handoffs/{handoff_id}/resolve", resolve)
+    app.router.add_post("/api/handoffs/{handoff_id}/tickets/{ticket_id}/status", ticket_status)
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/api/events", events)

@@ -166,7 +166,20 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
     app[INGEST_SECONDS] = ingest_seconds
 
     async def periodic(app: web.Application) -> AsyncIterator[None]:
+        async def from_broker() -> None:
+            """Production: Rasa's tracker store is Redis, its events come
+            through RabbitMQ; the desk consumes them as they happen (the
+            shoppers' service records show their conversations at once)."""
+            while app[INGEST_SECONDS] > 0:
+                try:
+                    await ingest.consume_rabbitmq(app[keys.STORE].engine)
+                except Exception as error:  # the broker away: keep the desk up, try again later
+                    logger.warning("analytics: the event queue could not be consumed: %s", type(error).__name__)
+                await asyncio.sleep(app[INGEST_SECONDS])
+
         async def loop() -> None:
+            if app[TRACKER] is None and load_settings().profile == "production":
+                return await from_broker()
             while app[INGEST_SECONDS] > 0:
                 try:
                     await _run(ingest.ingest_tracker_store, app[keys.STORE].engine, app[TRACKER])

@@ -333,9 +333,29 @@ function renderContext(h, customer) {
   }) : [el("li", "muted", "无 None")]));
   $("tickets").replaceChildren(...(customer.tickets.length ? customer.tickets.map((t) => {
     const li = el("li");
-    li.append(el("strong", "", t.id), el("div", "", `${t.category} · P${t.priority} · ${t.status}`), el("div", "muted", t.summary));
+    li.dataset.ticket = t.id;
+    li.append(el("strong", "", t.id), el("div", "", `${t.category} · P${t.priority}`), el("div", "muted", t.summary));
+    li.append(state.detail && state.detail.mine ? ticketStatusPicker(t) : el("div", "", TICKET_STATUS[t.status] || t.status));
     return li;
   }) : [el("li", "muted", "无 None")]));
+}
+
+const TICKET_STATUS = { open: "待处理 Open", pending: "处理中 In progress", resolved: "已解决 Resolved", closed: "已关闭 Closed" };
+
+// The agent holding the chat moves a ticket on; the shopper's service
+// record shows the new status at its next refresh.
+function ticketStatusPicker(ticket) {
+  const select = el("select", "ticket-status");
+  select.setAttribute("aria-label", `工单状态 Ticket status ${ticket.id}`);
+  Object.entries(TICKET_STATUS).forEach(([value, text]) => {
+    const option = el("option", "", text);
+    option.value = value;
+    option.selected = value === ticket.status;
+    select.append(option);
+  });
+  select.addEventListener("change", () => act(`tickets/${encodeURIComponent(ticket.id)}/status`, { status: select.value },
+    () => { ticket.status = select.value; }));
+  return select;
 }
 
 async function act(path, body, done) {
