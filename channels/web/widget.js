@@ -300,6 +300,7 @@
     root.classList.toggle("kefu-wc-is-open", open);
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) { scrollDown(); input.focus(); }
+    if (open && !record.hidden) { refreshRecord(); }  // the record, opened while the widget was closed
   }
   launcher.addEventListener("click", function () { setOpen(!state.open); });
   closeButton.addEventListener("click", function () { setOpen(false); launcher.focus(); });

@@ -171,8 +171,9 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
             through RabbitMQ; the desk consumes them as they happen (the
             shoppers' service records show their conversations at once)."""
             while app[INGEST_SECONDS] > 0:
+                settings = load_settings()
                 try:
-                    await ingest.consume_rabbitmq(app[keys.STORE].engine)
+                    await ingest.consume_rabbitmq(app[keys.STORE].engine, settings.rabbitmq_url, settings.events_queue)
                 except Exception as error:  # the broker away: keep the desk up, try again later
                     logger.warning("analytics: the event queue could not be consumed: %s", type(error).__name__)
                 await asyncio.sleep(app[INGEST_SECONDS])

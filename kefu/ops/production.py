@@ -50,7 +50,7 @@ from typing import Dict, List, Mapping, Optional
 from urllib.parse import unquote, urlparse
 
 from kefu.core import responses
-from kefu.core.config import PROJECT_ROOT, Settings, load_settings
+from kefu.core.config import PROJECT_ROOT, EvidenceOptions, Settings, load_settings
 from kefu.ops import commands, embedded
 from kefu.ops.files import effective_credentials
 from kefu.ops.supervisor import Process, Stopping, Supervisor
@@ -64,7 +64,11 @@ EVENTS_EXCHANGE = "kefu-events"
 #: messages, like a normal reply, with status 503 and Retry-After).
 BUSY_REPLY = json.dumps([{"recipient_id": "", "text": responses.both("utter_try_again")}], ensure_ascii=False)
 #: the paths nginx publishes: what platforms and shoppers' browsers call
-PUBLIC_LOCATIONS = ("/webhooks/rest/", "/webhooks/wechat/", "/webhooks/telegram/", "/socket.io/", "/webchat/")
+PUBLIC_LOCATIONS = ("/webhooks/rest/", "/webhooks/wechat/", "/webhooks/telegram/", "/webhooks/webchat/", "/socket.io/",
+                    "/webchat/")
+#: room above the photo limit for the upload's headers: the app, not nginx,
+#: refuses a photo that is too big, with its polite answer (channels/webchat.py)
+UPLOAD_SLACK_BYTES = 1_000_000
 #: what the action balancer answers when no action server could: the
 #: backend-down answer, then listen (so that no form loops on an action
 #: that cannot run).
@@ -145,10 +149,12 @@ def derived_env(settings: Settings, action_url: str) -> Dict[str, str]:
 
 def nginx_conf(rasa: List[str], actions: List[str], port: int, action_port: int, run_dir: Path,
                pid: bool = True, listen_host: str = "127.0.0.1", api_port: int = 5007,
-               api_host: str = "127.0.0.1") -> str:
+               api_host: str = "127.0.0.1", photo_bytes: int = EvidenceOptions().max_bytes) -> str:
     """nginx.conf for the balancers; ``rasa`` and ``actions`` are host:port.
     The public listener passes on only :data:`PUBLIC_LOCATIONS`; Rasa's API
-    gets a listener of its own on ``api_host`` (never published)."""
+    gets a listener of its own on ``api_host`` (never published). The
+    widget's photo upload and service record (``/webhooks/webchat/``) take
+    bodies up to ``photo_bytes`` and some, streamed to Rasa unbuffered."""
     def servers(addresses: List[str]) -> str:
         return "".join(f"        server {a} max_fails=1 fail_timeout=5s;\n" for a in addresses)
 
@@ -161,6 +167,9 @@ def nginx_conf(rasa: List[str], actions: List[str], port: int, action_port: int,
             proxy_pass http://kefu_rasa;""",
         "/webhooks/wechat/": proxied,
         "/webhooks/telegram/": proxied,
+        "/webhooks/webchat/": f"""            client_max_body_size {-(-(photo_bytes + UPLOAD_SLACK_BYTES) // 1024)}k;
+            proxy_request_buffering off;
+{proxied}""",
         "/socket.io/": """            proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_pass http://kefu_rasa_sticky;""",
@@ -277,7 +286,8 @@ def rasa_command(port: int, model: Path, credentials: Path, host: str = "127.0.0
 def local_nginx_conf(layout: Layout) -> str:
     """The balancer for processes on this machine, on the layout's ports."""
     return nginx_conf([f"127.0.0.1:{p}" for p in layout.rasa_ports], [f"127.0.0.1:{p}" for p in layout.action_ports],
-                      layout.port, layout.action_port, layout.run_dir, api_port=layout.api_port)
+                      layout.port, layout.action_port, layout.run_dir, api_port=layout.api_port,
+                      photo_bytes=load_settings().evidence.max_bytes)
 
 
 def process_table(layout: Layout, credentials: Path) -> List[Process]:

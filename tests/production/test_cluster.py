@@ -2,19 +2,26 @@
 an action server behind nginx, the agent desk, Redis, PostgreSQL, RabbitMQ.
 A conversation through the balancer works, its turns can land on either
 instance (one tracker in Redis), the order comes from PostgreSQL, and its
-events arrive in the RabbitMQ queue."""
+events come through RabbitMQ into the analytics tables (the desk consumes
+them as they are published)."""
 from __future__ import annotations
 
 import asyncio
-import json
+import io
 import uuid
+from typing import List, Optional
 
 import pytest
 import requests
+from PIL import Image
+from sqlalchemy import text
 
+from kefu.core import ids
 from kefu.ops.production import Layout, nginx_binary
-from kefu.store.db import create_database_if_missing
+from kefu.store.db import create_database_if_missing, make_engine
+from tests.channels.test_webchat_photo import Page
 from tests.conftest import IN_CI, MODEL, free_port, rasa_api
+from tests.desk.conftest import wait_for
 from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +50,7 @@ def cluster(redis_url, rabbitmq_url, postgres_server_url, tmp_path_factory):
         "DATABASE_URL": _database(postgres_server_url, "kefu_prod_pytest"), "REDIS_URL": redis_url,
         "RABBITMQ_URL": rabbitmq_url, "KEFU_EVENTS_QUEUE": f"kefu_events_test_{tag}",
         "KEFU_EVENTS_EXCHANGE": f"kefu-events-test-{tag}",
+        "KEFU_EVIDENCE_DIR": str(tmp_path_factory.mktemp("evidence")),
     }, seed_orders=200).start(timeout=400)
     yield cluster
     cluster.stop()
@@ -59,32 +67,13 @@ async def _drop_queue(url: str, queue: str, exchange: str) -> None:
         await channel.exchange_delete(exchange)
 
 
-async def _events(url: str, queue: str, sender: str, users: int, timeout: float = 30):
-    import aio_pika
-
-    found = []
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
-        deadline = asyncio.get_event_loop().time() + timeout
-        while sum(e.get("event") == "user" for e in found) < users and asyncio.get_event_loop().time() < deadline:
-            message = await q.get(fail=False, no_ack=True)
-            if message is None:
-                await asyncio.sleep(0.2)
-                continue
-            event = json.loads(message.body)
-            if event.get("sender_id") == f"rest:{sender}":
-                found.append(event)
-        # the bot's answer to the last message follows it
-        for _ in range(20):
-            message = await q.get(fail=False, no_ack=True)
-            if message is None:
-                break
-            event = json.loads(message.body)
-            if event.get("sender_id") == f"rest:{sender}":
-                found.append(event)
-    return found
+def _folded(database_url: str, conversation_id: str, turns: int = 4) -> Optional[List[str]]:
+    """The intents analytics recorded for the conversation once ``turns`` turns are in."""
+    key = ids.conversation_key(conversation_id)
+    with make_engine(database_url).connect() as db:
+        intents = db.execute(text("select intent from analytics_turns where conversation_key = :k order by event_time"),
+                             {"k": key}).scalars().all()
+    return list(intents) if len(intents) >= turns else None
 
 
 def say(url: str, sender: str, message: str) -> str:
@@ -103,7 +92,7 @@ def test_two_rasa_instances_answer_behind_the_balancer(cluster):
             and "balancer:" in (layout.run_dir / "Procfile").read_text())
 
 
-def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis_url, rabbitmq_url):
+def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis_url):
     import redis
 
     layout = cluster.layout
@@ -119,11 +108,50 @@ def test_a_conversation_through_the_balancer_and_across_instances(cluster, redis
     tracker = rasa_api().get(f"{layout.api_url}/conversations/rest:{sender}/tracker", timeout=30).json()
     users = [e["text"] for e in tracker["events"] if e["event"] == "user"]
     assert users == ["你好", "我的订单到哪了", "2611010000000001", "5678"]
-    events = asyncio.run(_events(rabbitmq_url, cluster.env["KEFU_EVENTS_QUEUE"], sender, users=4))
-    kinds = [e["event"] for e in events]
-    assert kinds.count("user") == 4 and "bot" in kinds, kinds
-    assert [e["text"] for e in events if e["event"] == "user"] == users
+    # Rasa publishes every event to RabbitMQ and the desk folds them as they come: the conversation is in
+    # the analytics tables (the figures, the shoppers' service records) without a separate consumer
+    folded = wait_for(lambda: _folded(cluster.env["DATABASE_URL"], f"rest:{sender}"), timeout=60)
+    assert len(folded) == 4 and folded[:2] == ["greet", "check_order_status"], folded
     client.delete(*keys)
+
+
+def test_the_service_record_through_the_balancer(cluster):
+    """服务记录 in production: the proof in Redis, 张三's requests from
+    PostgreSQL, his conversations from RabbitMQ through the desk; the
+    widget's record route is published (a request without a session is 401,
+    not 404)."""
+    layout = cluster.layout
+    sender = f"prod-record-{uuid.uuid4().hex[:8]}"
+    assert "订单号" in say(layout.url, sender, "服务记录")
+    assert "后4位" in say(layout.url, sender, "2611010000000003")
+    shown = say(layout.url, sender, "5678")
+    assert shown.startswith("您的服务记录") and "AS00000001" in shown, shown
+    wait_for(lambda: _folded(cluster.env["DATABASE_URL"], f"rest:{sender}", turns=3), timeout=60)
+    again = say(layout.url, sender, "服务记录")  # proved in this session: at once, now with this conversation
+    assert again.startswith("您的服务记录") and "最近的咨询" in again, again
+    assert requests.get(f"{layout.url}/webhooks/webchat/record", timeout=10).status_code == 401
+
+
+def test_a_widget_photo_and_record_through_the_balancer(cluster):
+    """The widget's HTTP calls reach Rasa through nginx: a photo bigger than
+    nginx's 2 MB default is taken and kept, the record answers the session;
+    the bot's answer to the photo reaches the page's socket, whichever
+    instance took the upload (socket.io rooms shared through Redis)."""
+    page = Page(cluster.layout.url)
+    try:
+        out = io.BytesIO()
+        Image.effect_noise((1400, 1000), 120).convert("RGB").save(out, "PNG")  # noise: ~3 MB, not compressible
+        photo = out.getvalue()
+        assert len(photo) > 2_000_000
+        uploaded = page.upload(photo)
+        assert uploaded.status_code == 200, uploaded.text
+        assert uploaded.json()["ok"] is True
+        assert page.answer(timeout=90)  # 照片收到 / outside a form: said on the socket
+        record = requests.get(f"{cluster.layout.url}/webhooks/webchat/record",
+                              headers={"X-Kefu-Session": page.token}, timeout=30)
+        assert record.status_code == 200 and record.json()["proven"] is False
+    finally:
+        page.close()
 
 
 def test_the_balancer_publishes_only_what_shoppers_and_platforms_call(cluster):
