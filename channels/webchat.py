@@ -65,6 +65,18 @@ Photos (HTTP, beside the socket; socket.io packets stay small):
   origin is refused 403. Rasa's app answers every ``OPTIONS`` request itself
   (Sanic-CORS, for its API's origins), so the photo route's preflight is put
   before it.
+
+The service record (HTTP, for the widget's 📋 panel; docs/service-record.md):
+
+* ``GET /webhooks/webchat/record``, headers ``X-Kefu-Session`` (as above),
+  optionally ``X-Kefu-Language`` and ``If-None-Match: "<version>"``. The
+  proof it needs is read from the session's tracker in Rasa's own tracker
+  store; :mod:`kefu.record.owner` decides whose record that is.
+* ``200 {"proven": true, "version", "title", "sections", "empty",
+  "refresh_seconds"}`` with ``ETag``; ``304`` while the page's version is
+  the record's; ``200 {"proven": false, "title", "text", "button"}`` for a
+  session that proved nothing; 401 ``no_session``, 403 ``origin``, 503
+  ``unavailable``. CORS as for photos.
 """
 from __future__ import annotations
 
@@ -549,14 +561,14 @@ def answer_preflight_first(app: Sanic, path: str, preflight: Callable[[Request],
     with its API's origins, which would leave shop pages unable to upload.
     Put first when the server starts, after Sanic-CORS has put itself first."""
 
-    async def photo_preflight(request: Request) -> Optional[HTTPResponse]:
+    async def widget_preflight(request: Request) -> Optional[HTTPResponse]:
         if request.method == "OPTIONS" and request.path == path:
             return preflight(request)
         return None
 
     async def put_first(started: Sanic, _loop: Any) -> None:
-        if photo_preflight not in started.request_middleware:
-            started.request_middleware.appendleft(photo_preflight)
+        if widget_preflight not in started.request_middleware:
+            started.request_middleware.appendleft(widget_preflight)
 
     app.register_listener(put_first, "before_server_start")
 
@@ -682,16 +694,16 @@ class WebChatInput(SocketIOInput):
         @webhook.route(PHOTO_PATH, methods=["POST", "OPTIONS"], stream=True)
         async def photo(request: Request) -> HTTPResponse:
             if request.method == "OPTIONS":  # a plain Sanic app; in Rasa's the middleware answers it
-                return self.photo_preflight(request)
+                return self.widget_preflight(request)
             return await self.receive_photo(request, sio, handle)
 
         @webhook.route(RECORD_PATH, methods=["GET", "OPTIONS"])
         async def record(request: Request) -> HTTPResponse:
             if request.method == "OPTIONS":
-                return self.photo_preflight(request)
+                return self.widget_preflight(request)
             return await self.serve_record(request)
 
-        webhook.ctx.preflight = self.photo_preflight
+        webhook.ctx.preflight = self.widget_preflight
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
@@ -766,20 +778,21 @@ class WebChatInput(SocketIOInput):
             raise PhotoRefused("origin")
         return origin
 
-    def photo_preflight(self, request: Request) -> HTTPResponse:
-        """The answer to a shop page asking whether it may upload."""
+    def widget_preflight(self, request: Request) -> HTTPResponse:
+        """The answer to a shop page asking whether it may upload or read the record."""
         try:
             origin = self.page_origin(request)
         except PhotoRefused:
             logger.info("webchat: a photo preflight from a page of another origin refused")
-            return self.photo_reply(request, 403, {"error": "origin",
+            return self.widget_reply(request, 403, {"error": "origin",
                                                    "text": photo_refusal_text("origin", photo_limit(), None)})
-        return self.photo_reply(request, 204, None, cors_headers(origin, preflight=True))
+        return self.widget_reply(request, 204, None, cors_headers(origin, preflight=True))
 
-    def photo_reply(self, request: Request, status: int, body: Optional[Dict[str, Any]],
-                    headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
-        """Every answer of the photo route: not sniffed, not cached, varying
-        by origin, and left alone by Rasa's own CORS handling."""
+    def widget_reply(self, request: Request, status: int, body: Optional[Dict[str, Any]],
+                     headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+        """Every answer of the widget's HTTP routes (photo, record): not
+        sniffed, not cached, varying by origin, and left alone by Rasa's own
+        CORS handling."""
         setattr(request.ctx, SANIC_CORS_DONE, "1")
         all_headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store", "Vary": "Origin",
                        **(headers or {})}
@@ -787,8 +800,8 @@ class WebChatInput(SocketIOInput):
             return response.empty(status=status, headers=all_headers)
         return response.json(body, status=status, headers=all_headers)
 
-    def photo_session(self, request: Request) -> str:
-        """The session the upload is for, from its token alone (and, with a
+    def widget_session(self, request: Request) -> str:
+        """The session a widget call is for, from its token alone (and, with a
         ``jwt_key``, only with a valid bearer token); :class:`PhotoRefused`
         ``no_session`` otherwise."""
         token = (request.headers.get("X-Kefu-Session") or "").strip()
@@ -812,7 +825,7 @@ class WebChatInput(SocketIOInput):
         limit, origin, session_id = photo_limit(), None, None
         try:
             origin = self.page_origin(request)
-            session_id = self.photo_session(request)
+            session_id = self.widget_session(request)
             if not is_image_type(request.headers.get("Content-Type")):
                 raise PhotoRefused("not_image")
             data = await read_capped(request, limit)
@@ -825,9 +838,9 @@ class WebChatInput(SocketIOInput):
             logger.info("webchat: a photo %s refused: %s",
                         f"of {session_hash(session_id)}" if session_id else "without a session", refused.reason)
             body = {"error": refused.reason, "text": photo_refusal_text(refused.reason, limit, language)}
-            return self.photo_reply(request, PHOTO_STATUS[refused.reason], body, cors_headers(origin))
+            return self.widget_reply(request, PHOTO_STATUS[refused.reason], body, cors_headers(origin))
         self.start_photo_turn(request, sio, handle, session_id, language)
-        return self.photo_reply(request, 200, {"ok": True, "photos": received.waiting,
+        return self.widget_reply(request, 200, {"ok": True, "photos": received.waiting,
                                                "duplicate": received.duplicate}, cors_headers(origin))
 
     # ---- the service record -------------------------------------------------
@@ -840,25 +853,25 @@ class WebChatInput(SocketIOInput):
         origin, session_id = None, None
         try:
             origin = self.page_origin(request)
-            session_id = self.photo_session(request)
+            session_id = self.widget_session(request)
             conversation = ids.Identity(ids.WEB, session_id).conversation_id
             slots = await conversation_slots(request, conversation)
             lang = record_language(slots, request.headers)
             body = await asyncio.to_thread(panel_for, conversation, slots, lang)
         except PhotoRefused as refused:  # no or a bad token (401), a page of another origin (403)
-            return self.photo_reply(request, PHOTO_STATUS[refused.reason], {"error": refused.reason},
+            return self.widget_reply(request, PHOTO_STATUS[refused.reason], {"error": refused.reason},
                                     cors_headers(origin))
         except Exception as error:
             logger.warning("webchat: the record of %s could not be read: %s",
                            session_hash(session_id) if session_id else "a session", type(error).__name__)
             text_of = responses.text("utter_notice_error", photo_language(request.headers) or "zh")
-            return self.photo_reply(request, 503, {"error": "unavailable", "text": text_of}, cors_headers(origin))
+            return self.widget_reply(request, 503, {"error": "unavailable", "text": text_of}, cors_headers(origin))
         body["refresh_seconds"] = RECORD_REFRESH_SECONDS
         etag = f'"{body["version"]}"' if body.get("version") else None
         headers = {**cors_headers(origin), **({"ETag": etag} if etag else {})}
         if etag and etag in (request.headers.get("If-None-Match") or ""):
-            return self.photo_reply(request, 304, None, headers)
-        return self.photo_reply(request, 200, body, headers)
+            return self.widget_reply(request, 304, None, headers)
+        return self.widget_reply(request, 200, body, headers)
 
     def client_of(self, request: Request) -> Optional[str]:
         return ids.client_address(request.ip, request.headers, self.trusted_proxies)
