@@ -15,10 +15,7 @@ from kefu.store.desk.audit import write_audit
 from kefu.store.desk.base import StoreBase
 from kefu.store.desk.handoffs import assigned_to, handoff_view
 from kefu.store.desk.views import Outcome, TicketRow
-from kefu.store.models import Handoff, Ticket
-
-#: what an agent may set a ticket to: working on it, done, or dropped
-TICKET_STATUSES = ("open", "pending", "resolved", "closed")
+from kefu.store.models import TICKET_STATUSES, Handoff, Ticket
 
 
 class Tickets(StoreBase):
