@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from kefu.core.ids import conversation_key
 from kefu.store.db import session_scope
+from kefu.store.desk.assist import acceptance
 from kefu.store.models import (
     Agent,
     AnalyticsConversation,
@@ -121,6 +122,7 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
             .where(SatisfactionRating.created_at >= start, SatisfactionRating.created_at < end)
         ).all()
         names = dict(s.execute(select(Agent.id, Agent.display_name)).all())
+        suggestions = acceptance(s, start, end)
 
     # conversations
     by_channel = Counter(c.channel or "unknown" for c in conversations)
@@ -218,4 +220,6 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
             "by_intent": _scores(per_intent),
         },
         "misunderstood_top": [{"text": t, "count": n, "predicted_intent": i} for t, n, i in top],
+        # the desk's suggested replies: acceptance per intent (kefu/desk/assist.py)
+        "assist": suggestions,
     }

@@ -16,7 +16,8 @@ kefu/desk/auth.py and kefu/desk/evidence.py)::
                                    the conversation's photos with signed, expiring links (kefu/desk/evidence.py)
     POST /api/handoffs/{id}/claim
     POST /api/handoffs/{id}/transfer   {to_agent_id: int | null (back to the queue)}
-    POST /api/handoffs/{id}/reply      {text}
+    GET  /api/handoffs/{id}/suggestions  suggested replies for the shopper's latest message (kefu/desk/assist.py)
+    POST /api/handoffs/{id}/reply      {text, assist?: {intent, kind, text}}: what became of the suggestions
     POST /api/handoffs/{id}/resolve
     POST /api/handoffs/{id}/tickets/{ticket_id}/status   {status: open|pending|resolved|closed}: only the
                                    agent holding the chat, only a ticket its panel shows (audited)
@@ -48,7 +49,7 @@ from kefu.core import hours, ids
 from kefu.core.config import EvidenceOptions, load_settings
 from kefu.core.names import HANDBACK_ACTION
 from kefu.core.privacy import mask_name, mask_phone
-from kefu.desk import auth, dashboard, evidence, keys, queue_news
+from kefu.desk import assist, auth, dashboard, evidence, keys, queue_news
 from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
@@ -184,11 +185,16 @@ async def transfer(request: web.Request) -> web.Response:
 
 
 async def reply(request: web.Request) -> web.Response:
+    """The agent's reply; with ``assist`` ({intent, kind, text}: the
+    suggestions shown for the shopper's message and the one inserted, if
+    any), what the agent did with them is recorded for the dashboard."""
     view = await _visible_handoff(request)
     body = await json_body(request)
-    outcome = await run(request.app[keys.STORE].reply, view.id, request["agent"].id, str(body.get("text") or ""))
+    text = str(body.get("text") or "")
+    outcome = await run(request.app[keys.STORE].reply, view.id, request["agent"].id, text)
     if not outcome.ok:
         return _outcome(outcome)
+    await _record_assist(request, view, text, body.get("assist"))
     notified = await _execute(request.app, view, "action_agent_message")
     return ok({"ok": True, "notified": notified, "handoff": _done_json(outcome)})
 
@@ -210,6 +216,30 @@ async def ticket_status(request: web.Request) -> web.Response:
     outcome = await run(request.app[keys.STORE].set_ticket_status, view.id, request["agent"].id,
                         request.match_info["ticket_id"], str(body.get("status") or ""))
     return _outcome(outcome)
+
+
+async def suggestions(request: web.Request) -> web.Response:
+    """Suggested replies for the shopper's latest message (kefu/desk/assist.py)."""
+    view = await _visible_handoff(request)
+    try:
+        tracker = await request.app[keys.RASA].tracker(view.conversation_id)
+    except RasaError as error:
+        logger.warning("handoff %s: tracker unavailable for suggestions (%s)", view.id, error)
+        return auth.error(503, "rasa_unavailable")
+    canned = await run(request.app[keys.STORE].canned_replies)
+    found = await run(assist.suggest, tracker, view.customer_id, canned, request.app[keys.SHOP],
+                      load_settings().proof_ttl_seconds)
+    return ok(found.as_json())
+
+
+async def _record_assist(request: web.Request, view: HandoffView, text: str, shown: Any) -> None:
+    if not isinstance(shown, dict):
+        return  # no suggestions were shown for this reply
+    chosen = shown.get("text") if isinstance(shown.get("text"), str) else None
+    intent = shown.get("intent") if isinstance(shown.get("intent"), str) else None
+    kind = shown.get("kind") if chosen is not None and isinstance(shown.get("kind"), str) else None
+    await run(request.app[keys.STORE].record_assist, view.id, request["agent"].id, intent, kind,
+              assist.outcome(text, chosen))
 
 
 async def canned(request: web.Request) -> web.Response:
@@ -408,6 +438,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
     app.router.add_post("/api/handoffs/{handoff_id}/reply", reply)
     app.router.add_post("/api/handoffs/{handoff_id}/resolve", resolve)
     app.router.add_post("/api/handoffs/{handoff_id}/tickets/{ticket_id}/status", ticket_status)
+    app.router.add_get("/api/handoffs/{handoff_id}/suggestions", suggestions)
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
     app.router.add_get("/api/events", events)

@@ -79,16 +79,22 @@ class RasaClient:
         if response.status_code >= 400:
             raise RasaError(f"start: HTTP {response.status_code}", response.status_code)
 
-    async def transcript(self, conversation_id: str) -> List[Dict[str, Any]]:
-        """The user and bot turns of the conversation's tracker."""
+    async def tracker(self, conversation_id: str) -> Dict[str, Any]:
+        """The conversation's tracker as Rasa's API gives it (its slots, and
+        its events with what the model understood of each message)."""
         try:
             response = await self.client.get(self._url(conversation_id, "tracker"), headers=self._headers())
         except httpx.HTTPError as error:
             raise RasaError(f"tracker: {type(error).__name__}") from error
         if response.status_code >= 400:
             raise RasaError(f"tracker: HTTP {response.status_code}")
+        tracker: Dict[str, Any] = response.json()
+        return tracker
+
+    async def transcript(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """The user and bot turns of the conversation's tracker."""
         turns = []
-        for event in response.json().get("events") or []:
+        for event in (await self.tracker(conversation_id)).get("events") or []:
             kind = event.get("event")
             if kind in ("user", "bot") and event.get("text"):
                 turns.append({"sender": "shopper" if kind == "user" else "bot", "text": event["text"],

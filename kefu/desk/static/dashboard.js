@@ -142,6 +142,8 @@ function render(m) {
   table($("csat-intent"), ["意图 Intent", "评价 Ratings", "平均 Average"], scoreRows(m.csat.by_intent));
   table($("top-misunderstood"), ["消息 Message", "次数 Count", "猜测 Best guess"],
     m.misunderstood_top.map((r) => [r.text, r.count, r.predicted_intent || "—"]));
+  table($("assist-acceptance"), ["意图 Intent", "回复 Replies", "直接用 Used", "改后用 Edited", "未用 Ignored", "采纳率 Accepted"],
+    (m.assist || []).map((r) => [r.intent, r.replies, r.used, r.edited, r.ignored, r.acceptance === null ? "—" : pct(r.acceptance)]));
 }
 
 function rangeQuery() {

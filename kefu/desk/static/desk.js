@@ -3,7 +3,8 @@
 "use strict";
 
 const state = { me: null, current: null, detail: null, events: null, refreshTimer: null,
-  photos: { chat: null, ids: "", until: 0 }, photoRetryAt: 0, viewerFrom: null };
+  photos: { chat: null, ids: "", until: 0 }, photoRetryAt: 0, viewerFrom: null,
+  suggested: null, chosen: null, answered: null };
 
 const STATUS = { waiting: "排队中 waiting", assigned: "处理中 assigned", closed: "已结束 closed" };
 const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", fallback: "无法识别 fallback" };
@@ -169,6 +170,7 @@ async function openChat(id) {
 function closeChat(notice) {
   state.current = null;
   state.detail = null;
+  showSuggestions(null);
   closePhoto();
   renderPhotos(null, []);
   $("chat").hidden = true;
@@ -225,6 +227,59 @@ async function refreshChat() {
 
   renderContext(h, data.customer);
   renderPhotos(h.id, data.photos || []);
+  if (data.mine) loadSuggestions(h.id); else showSuggestions(null);
+}
+
+// -- suggested replies (kefu/desk/assist.py) -----------------------------------------------
+// For the shopper's latest message: the bot's answers, the proven order's facts, the closest
+// canned replies. One click (or Alt+N) puts one in the reply box to edit; what is sent says
+// whether a suggestion was used as it was, edited or ignored.
+const KIND = { answer: "答案 Answer", order: "订单 Order", canned: "快捷 Canned" };
+
+async function loadSuggestions(handoffId) {
+  let data;
+  try {
+    data = await api("GET", `/api/handoffs/${handoffId}/suggestions`);
+  } catch (error) {
+    return;  // Rasa away: the agent writes as before
+  }
+  if (handoffId !== state.current) return;
+  const key = `${handoffId}:${data.message}`;
+  if (key === state.answered) { showSuggestions(null); return; }  // replied to already
+  if (state.suggested && state.suggested.key === key) return;  // shown already: keep the agent's choice
+  showSuggestions({ ...data, key });
+}
+
+function showSuggestions(data) {
+  state.suggested = data && data.suggestions.length ? data : null;
+  state.chosen = null;
+  $("suggestions").hidden = !state.suggested;
+  $("suggestion-list").replaceChildren(...(state.suggested ? state.suggested.suggestions.map((s, i) => {
+    const li = el("li");
+    const button = el("button", "suggestion");
+    button.type = "button";
+    button.dataset.kind = s.kind;
+    button.append(el("span", "tag", `${i + 1} · ${KIND[s.kind] || s.kind}`), el("span", "muted", ` ${s.title} `),
+      el("span", "text", s.text));
+    button.addEventListener("click", () => useSuggestion(i));
+    li.append(button);
+    return li;
+  }) : []));
+}
+
+function useSuggestion(index) {
+  const chosen = state.suggested && state.suggested.suggestions[index];
+  if (!chosen) return;
+  state.chosen = chosen;
+  $("reply-text").value = chosen.text;
+  $("reply-text").focus();
+}
+
+/** What the reply says of the suggestions shown (none: nothing to record). */
+function assistOf() {
+  if (!state.suggested) return undefined;
+  const chosen = state.chosen;
+  return { intent: state.suggested.intent, kind: chosen ? chosen.kind : null, text: chosen ? chosen.text : null };
 }
 
 // -- the shopper's photos ------------------------------------------------------------------
@@ -389,10 +444,16 @@ $("reply-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("reply-text").value.trim();
   if (!text) return;
-  act("reply", { text }, () => { $("reply-text").value = ""; });
+  const answered = state.suggested ? state.suggested.key : null;
+  act("reply", { text, assist: assistOf() }, () => {
+    $("reply-text").value = "";
+    if (answered) state.answered = answered;  // the next shopper message brings new suggestions
+    showSuggestions(null);
+  });
 });
 $("reply-text").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
+  if (event.altKey && /^[1-4]$/.test(event.key)) { event.preventDefault(); useSuggestion(Number(event.key) - 1); }
 });
 
 // -- start -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ action server can run side by side without assigning a chat twice.
 - ``canned``, ``tickets``, ``audit``, ``metrics``: canned replies, the
   shopper's tickets, the audit log, live updates and figures
 - ``waiting``: the honest queue, place, estimate, news and leaving a message (:class:`Waiting`)
+- ``assist``: what agents did with the suggested replies, acceptance per intent (:class:`Assist`)
 - ``passwords`` (scrypt), ``views`` (the values handed out), ``handoffs``
   (helpers on handoff rows) and ``base`` (the engine and presence)
 """
@@ -32,6 +33,7 @@ from typing import Sequence
 from kefu.core.ids import conversation_key
 from kefu.store.desk.agents import Agents
 from kefu.store.desk.assignment import Assignment
+from kefu.store.desk.assist import Assist
 from kefu.store.desk.audit import AuditLog
 from kefu.store.desk.base import DEFAULT_PRESENCE_SECONDS
 from kefu.store.desk.canned import DEFAULT_CANNED, CannedReplies
@@ -64,7 +66,8 @@ from kefu.store.desk.views import (
 from kefu.store.desk.waiting import QueueNews, Waiting, WaitView
 
 
-class DeskStore(HandoffQueue, Agents, Sessions, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics, Waiting):
+class DeskStore(HandoffQueue, Agents, Sessions, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics, Waiting,
+                Assist):
     """The desk's data layer: ``DeskStore(engine, presence_seconds=90)``."""
 
 

@@ -29,6 +29,7 @@ from kefu.store.models.channels import (
 )
 from kefu.store.models.desk import (
     Agent,
+    AssistOutcome,
     AuditEntry,
     CannedReply,
     DeskSession,
@@ -106,4 +107,5 @@ __all__ = [
     "NotificationOptOut",
     "WebPage",
     "Evidence",
+    "AssistOutcome",
 ]

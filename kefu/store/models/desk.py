@@ -104,3 +104,22 @@ class DeskSession(Base):
                       index=True)
     created_at = Column(DateTime, nullable=False)
     expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class AssistOutcome(Base):
+    """What an agent did with the replies the desk suggested for a shopper's
+    message (kefu/desk/assist.py): sent one as it was (``used``), after
+    changing it (``edited``), or wrote their own (``ignored``). The
+    dashboard's acceptance rate per intent counts these."""
+
+    __tablename__ = "assist_outcomes"
+    __table_args__ = (Index("ix_assist_outcomes_time", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", name="fk_assist_outcomes_handoff_id_handoffs"),
+                        nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_assist_outcomes_agent_id_agents"))
+    intent = Column(String(191))  # what the model understood of the shopper's message
+    kind = Column(String(16))  # answer | order | canned: of the suggestion used (none when ignored)
+    outcome = Column(String(16), nullable=False)  # used | edited | ignored
+    created_at = Column(DateTime, nullable=False)
