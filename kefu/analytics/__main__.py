@@ -1,4 +1,4 @@
-"""``python -m kefu.analytics ingest|consume|report|export`` (see docs/analytics.md)."""
+"""``python -m kefu.analytics ingest|consume|report|export|export-answers`` (see docs/analytics.md)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import List, Optional
 
-from kefu.analytics import ingest, metrics, report, trainer
+from kefu.analytics import answers, ingest, metrics, report, trainer
 from kefu.core.config import PROJECT_ROOT, load_settings
 from kefu.store.db import make_engine, migrate
 
@@ -39,6 +39,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--out", type=Path, help="file to write (default: stdout), e.g. data/nlu/labelled.yml")
     p.add_argument("--all", action="store_true", help="also those exported before")
     p.add_argument("--mark-exported", action="store_true", help="mark them exported")
+    p = sub.add_parser("export-answers", help="FAQ topics approved on the desk as Rasa data (NLU and responses)")
+    p.add_argument("--out", type=Path, help="file to write (default: stdout), e.g. data/nlu/faq_learned.yml")
+    p.add_argument("--all", action="store_true", help="also those exported before")
+    p.add_argument("--mark-exported", action="store_true", help="mark them exported")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -60,8 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             start, end = metrics.day_range(first, last)
             path = report.write_report(metrics.compute(engine, start, end), args.out)
             print(f"report: {path}")
-        elif args.command == "export":
-            text = trainer.export(engine, include_exported=args.all, mark_exported=args.mark_exported)
+        elif args.command in ("export", "export-answers"):
+            exporter = trainer.export if args.command == "export" else answers.export
+            text = exporter(engine, include_exported=args.all, mark_exported=args.mark_exported)
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(text, encoding="utf-8")

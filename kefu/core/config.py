@@ -44,6 +44,7 @@ class DeskOptions:
     presence_seconds: int = 90  # an agent unseen for longer gets no new chats
     rasa_timeout: float = 10.0
     managers: Tuple[str, ...] = ()  # agents who see the dashboard
+    trainers: Tuple[str, ...] = ()  # agents who approve learned answers (unset: as managers)
     analytics_ingest_seconds: float = 60.0  # how often the desk folds new events into analytics
     queue_news_seconds: float = 5.0  # how often waiting shoppers are checked for news of their place
 
@@ -148,6 +149,7 @@ def _desk(env: Callable[[str, str], str]) -> DeskOptions:
         poll_seconds=float(env("KEFU_DESK_POLL_SECONDS", "1")),
         presence_seconds=int(env("KEFU_DESK_PRESENCE_SECONDS", "90")),
         managers=tuple(m.lower() for m in _list(env("KEFU_DESK_MANAGERS", ""))),
+        trainers=tuple(m.lower() for m in _list(env("KEFU_DESK_TRAINERS", ""))),
         analytics_ingest_seconds=float(env("KEFU_ANALYTICS_INGEST_SECONDS", "60")),
         queue_news_seconds=float(env("KEFU_DESK_QUEUE_NEWS_SECONDS", "5")),
     )

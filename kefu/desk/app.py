@@ -45,6 +45,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional
 
 from aiohttp import web
 
+from kefu.analytics import answers
 from kefu.core import hours, ids
 from kefu.core.config import EvidenceOptions, load_settings
 from kefu.core.names import HANDBACK_ACTION
@@ -187,15 +188,17 @@ async def transfer(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     """The agent's reply; with ``assist`` ({intent, kind, text}: the
     suggestions shown for the shopper's message and the one inserted, if
-    any), what the agent did with them is recorded for the dashboard."""
+    any), what the agent did with them is recorded for the dashboard. A
+    reply to a message the bot could not answer becomes a candidate FAQ."""
     view = await _visible_handoff(request)
     body = await json_body(request)
     text = str(body.get("text") or "")
     outcome = await run(request.app[keys.STORE].reply, view.id, request["agent"].id, text)
     if not outcome.ok:
         return _outcome(outcome)
+    notified = await _execute(request.app, view, "action_agent_message")  # the shopper first
     await _record_assist(request, view, text, body.get("assist"))
-    notified = await _execute(request.app, view, "action_agent_message")
+    await _learn(request, view, text)
     return ok({"ok": True, "notified": notified, "handoff": _done_json(outcome)})
 
 
@@ -240,6 +243,22 @@ async def _record_assist(request: web.Request, view: HandoffView, text: str, sho
     kind = shown.get("kind") if chosen is not None and isinstance(shown.get("kind"), str) else None
     await run(request.app[keys.STORE].record_assist, view.id, request["agent"].id, intent, kind,
               assist.outcome(text, chosen))
+
+
+async def _learn(request: web.Request, view: HandoffView, text: str) -> None:
+    """An agent answered what the bot could not: the pair is a candidate
+    FAQ for the trainers (kefu/analytics/answers.py)."""
+    try:
+        tracker = await request.app[keys.RASA].tracker(view.conversation_id)
+    except RasaError:
+        return  # the reply went out; only the lesson is lost
+    message = assist.latest_message(tracker.get("events") or [])
+    if message is None:
+        return
+    intent = (message.get("parse_data") or {}).get("intent") or {}
+    if answers.unanswered(intent.get("name"), intent.get("confidence")):
+        await run(answers.collect, request.app[keys.STORE].engine, view.id, str(message.get("text") or ""), text,
+                  view.language or "zh", intent.get("name"))
 
 
 async def canned(request: web.Request) -> web.Response:

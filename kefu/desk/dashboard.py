@@ -12,9 +12,16 @@ Routes (behind the desk's session and CSRF middleware like every ``/api/``)::
     GET  /api/analytics/misunderstood?status=new|labelled|ignored|exported|all&from=&to=
     POST /api/analytics/misunderstood/{id}/label {intent} | {ignore: true} | {intent: null} (clear)
     GET  /api/analytics/export[?all=1][&mark=1]  labelled messages as NLU YAML (a download)
+    GET  /api/analytics/answers                  candidate FAQs: agents' answers to what the bot could not
+                                                 answer, similar questions grouped (kefu/analytics/answers.py)
+    POST /api/analytics/answers/approve          {candidate_ids, topic, questions, answer_zh, answer_en}
+    POST /api/analytics/answers/reject           {candidate_ids}
+    GET  /api/analytics/answers/export[?all=1][&mark=1]  approved topics as Rasa data (a download)
 
 Any logged-in agent may see it unless ``KEFU_DESK_MANAGERS`` lists the
-usernames allowed (comma-separated); others get 403. With
+usernames allowed (comma-separated); others get 403. Approving and
+rejecting learned answers is for the trainers (``KEFU_DESK_TRAINERS``;
+unset: whoever may see the dashboard). With
 ``KEFU_ANALYTICS_INGEST_SECONDS`` > 0 (default 60) the desk also folds the
 tracker store (``KEFU_TRACKER_URL``, default ``var/tracker.db``) that often.
 """
@@ -25,11 +32,11 @@ import contextlib
 import logging
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Coroutine, Iterable, Optional, ParamSpec, Tuple, TypeVar
+from typing import Any, AsyncIterator, Callable, Coroutine, Iterable, List, Optional, ParamSpec, Tuple, TypeVar
 
 from aiohttp import web
 
-from kefu.analytics import ingest, metrics, trainer
+from kefu.analytics import answers, ingest, metrics, trainer
 from kefu.core.config import load_settings
 from kefu.desk import auth, keys
 from kefu.desk.http import json_body, ok
@@ -38,6 +45,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 REGISTERED: "web.AppKey[bool]" = web.AppKey("analytics_dashboard")
 MANAGERS: "web.AppKey[frozenset]" = web.AppKey("analytics_managers")
+TRAINERS: "web.AppKey[frozenset]" = web.AppKey("analytics_trainers")
 TRACKER: "web.AppKey[Optional[str]]" = web.AppKey("analytics_tracker_url")
 DEFAULT_DAYS = 7
 
@@ -58,6 +66,60 @@ def _allowed(request: web.Request) -> None:
     managers = request.app[MANAGERS]
     if managers and request["agent"].username not in managers:
         raise web.HTTPForbidden()
+
+
+def _trainer(request: web.Request) -> None:
+    _allowed(request)
+    trainers = request.app[TRAINERS]
+    if trainers and request["agent"].username not in trainers:
+        raise web.HTTPForbidden()
+
+
+def _ids(value: Any) -> List[int]:
+    if not isinstance(value, list) or not value or len(value) > 500:
+        raise web.HTTPBadRequest()
+    try:
+        return [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest() from None
+
+
+async def get_answers(request: web.Request) -> web.Response:
+    _allowed(request)
+    return ok({"groups": await _run(answers.groups, _engine(request))})
+
+
+async def post_approve(request: web.Request) -> web.Response:
+    _trainer(request)
+    body = await json_body(request)
+    questions = body.get("questions")
+    if not isinstance(questions, list):
+        raise web.HTTPBadRequest()
+    try:
+        proposal = await _run(answers.approve, _engine(request), _ids(body.get("candidate_ids")),
+                              str(body.get("topic") or ""), questions, str(body.get("answer_zh") or ""),
+                              str(body.get("answer_en") or ""), request["agent"].id, trainer.known_intents())
+    except answers.Invalid as invalid:
+        return auth.error(400, str(invalid))
+    await _run(request.app[keys.STORE].audit, request["agent"].id, "approve_answer", f"faq:{proposal['topic']}",
+               f"{len(proposal['questions'])} questions")
+    return ok({"ok": True, "proposal": proposal})
+
+
+async def post_reject(request: web.Request) -> web.Response:
+    _trainer(request)
+    body = await json_body(request)
+    rejected = await _run(answers.reject, _engine(request), _ids(body.get("candidate_ids")))
+    return ok({"ok": True, "rejected": rejected})
+
+
+async def get_answers_export(request: web.Request) -> web.Response:
+    _allowed(request)
+    text = await _run(answers.export, _engine(request), request.query.get("all") == "1",
+                      request.query.get("mark") == "1")
+    name = f"faq_learned_{date.today():%Y%m%d}.yml"
+    return web.Response(text=text, content_type="application/x-yaml", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _range(request: web.Request) -> Tuple[datetime, datetime]:
@@ -142,7 +204,7 @@ INGEST_SECONDS = web.AppKey("kefu.analytics.ingest_seconds", float)
 
 
 def register(app: web.Application, managers: Optional[Iterable[str]] = None, tracker_url: Optional[str] = None,
-             ingest_seconds: Optional[float] = None) -> None:
+             ingest_seconds: Optional[float] = None, trainers: Optional[Iterable[str]] = None) -> None:
     """Add the dashboard's routes (and the periodic ingest) to the desk app.
 
     `create_app` calls it with the settings from the environment; a later
@@ -155,11 +217,16 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
             app[TRACKER] = tracker_url
         if ingest_seconds is not None:
             app[INGEST_SECONDS] = ingest_seconds
+        if trainers is not None:
+            app[TRAINERS] = frozenset(m.strip().lower() for m in trainers if m and m.strip())
         return
     app[REGISTERED] = True
     if managers is None:
         managers = list(load_settings().desk.managers)
     app[MANAGERS] = frozenset(m.strip().lower() for m in managers if m and m.strip())
+    if trainers is None:
+        trainers = list(load_settings().desk.trainers)
+    app[TRAINERS] = frozenset(m.strip().lower() for m in trainers if m and m.strip())
     app[TRACKER] = tracker_url
     if ingest_seconds is None:
         ingest_seconds = load_settings().desk.analytics_ingest_seconds
@@ -203,3 +270,7 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
     app.router.add_get("/api/analytics/misunderstood", get_misunderstood)
     app.router.add_post("/api/analytics/misunderstood/{message_id}/label", post_label)
     app.router.add_get("/api/analytics/export", get_export)
+    app.router.add_get("/api/analytics/answers", get_answers)
+    app.router.add_post("/api/analytics/answers/approve", post_approve)
+    app.router.add_post("/api/analytics/answers/reject", post_reject)
+    app.router.add_get("/api/analytics/answers/export", get_answers_export)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from kefu.analytics import answers
 from kefu.desk.app import create_app
 from kefu.desk.dashboard import TRACKER, register
 from kefu.desk.settings import DeskSettings
@@ -71,6 +73,38 @@ def test_only_managers_when_managers_are_listed(desk_url, desk_store, fake_rasa,
     try:
         assert login(server.url, "li").get("/api/analytics/metrics").status_code == 403
         assert login(server.url, "boss").get("/api/analytics/metrics").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_only_trainers_approve_learned_answers_when_trainers_are_listed(desk_url, desk_store, fake_rasa, make_agent,
+                                                                       tracker_url):
+    make_agent("teacher", "培训师")
+    make_agent("li", "小李")
+    desk_store.queue_handoff("rest:learn-perm", "rest", "fallback", {"intents": []}, language="zh")
+    handoff = desk_store.active_handoff("rest:learn-perm").id
+    ids = [answers.collect(desk_store.engine, handoff, q, "可以寄存7天", "zh") for q in ("能寄存吗", "可以寄存商品吗")]
+    app = create_app(DeskSettings(database_url=desk_url, rasa_url=fake_rasa.url, poll_seconds=0.2))
+    register(app, trainers=["Teacher"], tracker_url=tracker_url, ingest_seconds=0)
+    server = ServedApp(app)
+    approval = {"candidate_ids": ids, "topic": "storage", "questions": ["能寄存吗", "可以寄存商品吗"],
+                "answer_zh": "可以的，免费寄存7天。", "answer_en": "Yes, for free for 7 days."}
+    try:
+        li, teacher = login(server.url, "li"), login(server.url, "teacher")
+        shown = li.get("/api/analytics/answers").json()["groups"]  # anyone on the dashboard sees them
+        assert sorted(c["id"] for g in shown for c in g["candidates"]) == sorted(ids)
+        assert li.post("/api/analytics/answers/approve", json=approval).status_code == 403
+        assert li.post("/api/analytics/answers/reject", json={"candidate_ids": ids}).status_code == 403
+        assert teacher.post("/api/analytics/answers/approve", json={**approval, "topic": "size_guide"}).json() == \
+            {"error": "topic_exists"}
+        approved = teacher.post("/api/analytics/answers/approve", json=approval)
+        assert approved.status_code == 200 and approved.json()["proposal"]["topic"] == "storage"
+        exported = teacher.get("/api/analytics/answers/export", params={"mark": "1"})
+        assert exported.status_code == 200 and "faq/storage" in exported.text
+        assert "faq/storage" not in teacher.get("/api/analytics/answers/export").text
+        with desk_store.engine.connect() as db:
+            audit = db.execute(text("select target from audit_log where action = 'approve_answer'")).scalars().all()
+        assert audit == ["faq:storage"]
     finally:
         server.stop()
 

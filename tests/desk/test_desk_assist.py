@@ -128,3 +128,39 @@ def test_suggestions_are_for_the_agent_holding_or_seeing_the_chat_only(kefu, sho
             client.close()
     finally:
         desk.stop()
+
+
+@pytest.mark.e2e
+def test_an_answer_to_what_the_bot_could_not_answer_becomes_a_candidate_faq(kefu, shop_url):
+    store = DeskStore(make_engine(shop_url))
+    username = f"learn{uuid.uuid4().hex[:6]}"
+    store.add_agent(username, "教学客服", PASSWORD)
+    chat = Chat(kefu.rasa_url, f"learn-{uuid.uuid4().hex[:10]}")
+    _nobody_takes_chats(store)
+    chat.say("我要转人工")
+    handoff = store.active_handoff(chat.conversation_id)
+    desk = ServedApp(create_app(DeskSettings(database_url=shop_url, rasa_url=kefu.rasa_url, poll_seconds=0.2,
+                                             rasa_jwt_secret=secret("rasa_jwt_secret"))))
+    try:
+        with httpx.Client(base_url=desk.url, headers={"X-Requested-With": "XMLHttpRequest"}, timeout=60) as c:
+            assert c.post("/api/login", json={"username": username, "password": PASSWORD}).status_code == 200
+            if store.handoff(handoff.id).status == "waiting":
+                assert c.post(f"/api/handoffs/{handoff.id}/claim").status_code == 200
+            c.post(f"/api/handoffs/{handoff.id}/reply", json={"text": "您好，请问有什么可以帮您"})
+            chat.say("咕噜咕噜 zzqx 嘟嘟嘟")  # nothing the bot understands
+            assert c.post(f"/api/handoffs/{handoff.id}/reply",
+                          json={"text": "不好意思没看懂，您是想问寄存吗？电话 13812345678"}).status_code == 200
+            with make_engine(shop_url).connect() as db:
+                rows = db.execute(text("select question, answer from faq_candidates where handoff_id = :h"),
+                                  {"h": handoff.id}).all()
+            assert [r[0] for r in rows] == ["咕噜咕噜 zzqx 嘟嘟嘟"]  # not the handoff request, understood fine
+            assert "13812345678" not in rows[0][1]
+            groups = c.get("/api/analytics/answers").json()["groups"]
+            assert any(cand["question"] == "咕噜咕噜 zzqx 嘟嘟嘟" for g in groups for cand in g["candidates"])
+            ids = [cand["id"] for g in groups for cand in g["candidates"] if cand["question"] == "咕噜咕噜 zzqx 嘟嘟嘟"]
+            rejected = c.post("/api/analytics/answers/reject", json={"candidate_ids": ids})
+            assert rejected.json()["rejected"] == 1
+            assert c.post("/api/analytics/answers/approve", json={"candidate_ids": "x"}).status_code == 400
+            assert c.post(f"/api/handoffs/{handoff.id}/resolve").status_code == 200
+    finally:
+        desk.stop()

@@ -229,6 +229,69 @@ async function label(tr, id, body) {
   }
 }
 
+// -- answers that teach the bot (kefu/analytics/answers.py) ---------------------------
+
+function field(tag, className, label, value) {
+  const wrap = el("label", "field", label);
+  const input = el(tag, className);
+  input.value = value || "";
+  wrap.appendChild(input);
+  return [wrap, input];
+}
+
+async function loadAnswers() {
+  const list = $("answer-groups");
+  let data;
+  try {
+    data = await api("GET", "/api/analytics/answers");
+  } catch (error) {
+    $("status").textContent = `加载失败 Could not load (${error.code})`;
+    return;
+  }
+  list.replaceChildren(...data.groups.map((group) => {
+    const li = el("li", "answer-group");
+    li.dataset.id = group.id;
+    const ids = group.candidates.map((c) => c.id);
+    const first = group.candidates[0];
+    const [qWrap, questions] = field("textarea", "answer-questions", "问法 Questions",
+      group.candidates.map((c) => c.question).join("\n"));
+    const [zhWrap, zh] = field("textarea", "answer-zh", "中文答案 Answer (zh)",
+      (group.candidates.find((c) => c.language === "zh") || {}).answer || "");
+    const [enWrap, en] = field("textarea", "answer-en", "英文答案 Answer (en)",
+      (group.candidates.find((c) => c.language === "en") || {}).answer || "");
+    const [topicWrap, topic] = field("input", "answer-topic", "主题 Topic (faq/…)", "");
+    topic.placeholder = "storage";
+    const approve = el("button", "primary answer-approve", "批准 Approve");
+    approve.type = "button";
+    approve.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/analytics/answers/approve", {
+          candidate_ids: ids, topic: topic.value, questions: questions.value.split("\n"),
+          answer_zh: zh.value, answer_en: en.value });
+        li.classList.add("saved");
+        li.dataset.status = "approved";
+        $("status").textContent = `已批准 Approved: faq/${topic.value}`;
+      } catch (error) {
+        $("status").textContent = `未能批准 Not approved (${error.code})`;
+      }
+    });
+    const reject = el("button", "answer-reject", "不要 Reject");
+    reject.type = "button";
+    reject.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/analytics/answers/reject", { candidate_ids: ids });
+        li.remove();
+      } catch (error) {
+        $("status").textContent = `未能更新 Not updated (${error.code})`;
+      }
+    });
+    li.append(el("div", "muted", `${group.candidates.length} 条 · ${first.intent || "—"}`), qWrap, zhWrap, enWrap,
+      topicWrap, approve, " ", reject);
+    return li;
+  }));
+  if (!data.groups.length) list.appendChild(el("li", "empty", "没有待审核的问答 Nothing to review"));
+}
+
 // -- start -----------------------------------------------------------------------------
 
 function setDays(days) {
@@ -266,6 +329,7 @@ async function start() {
     button.addEventListener("click", () => { setDays(Number(button.dataset.days)); loadMetrics(); loadTrainer(); });
   });
   $("trainer-status").addEventListener("change", loadTrainer);
+  loadAnswers();
   $("ingest").addEventListener("click", async () => {
     try {
       const data = await api("POST", "/api/analytics/ingest", {});

@@ -10,6 +10,8 @@ from kefu.store.models.analytics import (
     AnalyticsConversation,
     AnalyticsCursor,
     AnalyticsTurn,
+    FaqCandidate,
+    FaqProposal,
     MisunderstoodMessage,
 )
 from kefu.store.models.base import (
@@ -108,4 +110,6 @@ __all__ = [
     "WebPage",
     "Evidence",
     "AssistOutcome",
+    "FaqCandidate",
+    "FaqProposal",
 ]

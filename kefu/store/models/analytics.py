@@ -92,3 +92,40 @@ class MisunderstoodMessage(Base):
     labelled_by = Column(Integer, ForeignKey("agents.id", name="fk_misunderstood_messages_labelled_by_agents"))
     labelled_at = Column(DateTime)
     exported_at = Column(DateTime)
+
+
+class FaqCandidate(Base):
+    """A question the bot could not answer and what the agent replied
+    (kefu/analytics/answers.py), personal data replaced by placeholders; a
+    trainer groups, edits and approves candidates into a proposal."""
+
+    __tablename__ = "faq_candidates"
+    __table_args__ = (UniqueConstraint("handoff_id", "question", name="uq_faq_candidates_handoff_question"),)
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", name="fk_faq_candidates_handoff_id_handoffs"),
+                        nullable=False, index=True)
+    question = Column(String(500), nullable=False)
+    answer = Column(Text, nullable=False)
+    language = Column(String(8), nullable=False)  # zh | en
+    intent = Column(String(191))  # the bot's best guess, when it had one
+    status = Column(String(16), nullable=False, default="new", index=True)  # new | approved | rejected
+    proposal_id = Column(Integer, ForeignKey("faq_proposals.id", name="fk_faq_candidates_proposal_id_faq_proposals"))
+    created_at = Column(DateTime, nullable=False)
+
+
+class FaqProposal(Base):
+    """A new FAQ topic a trainer approved: its question variations and its
+    answer in both languages, exported as ``faq/<topic>`` examples and the
+    ``utter_faq/<topic>`` response."""
+
+    __tablename__ = "faq_proposals"
+
+    id = Column(Integer, primary_key=True)
+    topic = Column(String(64), nullable=False, unique=True)
+    questions = Column(Text, nullable=False)  # JSON list
+    answer_zh = Column(Text, nullable=False)
+    answer_en = Column(Text, nullable=False)
+    approved_by = Column(Integer, ForeignKey("agents.id", name="fk_faq_proposals_approved_by_agents"))
+    approved_at = Column(DateTime, nullable=False)
+    exported_at = Column(DateTime)
