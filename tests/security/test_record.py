@@ -13,8 +13,8 @@ from tests.security.conftest import OTHER_CUSTOMER, ZHANGSAN_OPENID, ZHANGSAN_TE
 
 pytestmark = pytest.mark.e2e
 
-#: 张三's seeded return (order 2611010000000008, parcel received) and ticket
-ZHANGSAN_REQUEST, ZHANGSAN_TICKET = "AS00000001", "TK00000001"
+#: 张三's seeded return (order 2611010000000008, parcel received) and ticket, and his phone
+ZHANGSAN_REQUEST, ZHANGSAN_TICKET, ZHANGSAN_PHONE = "AS00000001", "TK00000001", "13800005678"
 
 
 def test_zhangsan_sees_his_record_from_his_linked_accounts(outsider):
@@ -33,7 +33,9 @@ def test_zhangsan_sees_his_record_from_his_linked_accounts(outsider):
 
 
 def test_a_sender_named_like_him_proves_first_and_sees_only_whose_order_it_proved(outsider):
-    for name in (str(ZHANGSAN_TELEGRAM), ZHANGSAN_OPENID):
+    # his phone number and his name (his Telegram id and openid as REST senders are in test_identity's
+    # handoffs by now, where the bot stays silent)
+    for name in (ZHANGSAN_PHONE, f"zhangsan-{uuid.uuid4().hex[:6]}"):
         asked = outsider.say(name, "服务记录")
         assert "订单号" in asked and ZHANGSAN_REQUEST not in asked
         outsider.say(name, "/restart")
