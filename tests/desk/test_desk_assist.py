@@ -31,6 +31,15 @@ def _nobody_takes_chats(store: DeskStore) -> None:
         store.set_online(agent.id, False)
 
 
+@pytest.fixture(autouse=True)
+def agents_paused_after(request):
+    """This module's agents log in (and so take chats) in the shop the live tests share: paused
+    again afterwards, so that no later test's chat goes to them."""
+    yield
+    if "shop_url" in request.fixturenames:
+        _nobody_takes_chats(DeskStore(make_engine(request.getfixturevalue("shop_url"))))
+
+
 def test_the_words_closest_to_the_message_pick_the_canned_replies():
     canned = [CannedView(1, "退款说明 Refund timing", "退款已提交，原路退回，一般1-3个工作日到账。", "The refund ..."),
               CannedView(2, "问候 Greeting", "您好，我是人工客服。", "Hello"),

@@ -93,3 +93,5 @@ def test_the_agent_sends_the_suggested_answer_and_the_shopper_reads_it(kefu, des
     assert [tuple(o) for o in outcomes] == [("answer", "used")]
     agent.click("#resolve")
     expect(bot.filter(has_text="打个分")).to_be_visible()
+    for other in store.agents():  # this agent logged in: paused again for the tests that follow
+        store.set_online(other.id, False)
