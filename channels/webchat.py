@@ -660,6 +660,7 @@ class WebChatInput(SocketIOInput):
         self.static_prefix = static_prefix
         self.max_message_chars = max_message_chars
         self._photo_turns: Set[asyncio.Task] = set()  # the turns photos started, kept until done
+        self._page_opens: Dict[str, asyncio.Task] = {}  # socket id -> its page being recorded as open
 
     def make_server(self) -> AsyncServer:
         """The socket.io server; shared through Redis when configured."""
@@ -734,10 +735,24 @@ class WebChatInput(SocketIOInput):
             await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
             logger.debug("webchat: session %s joined", session_hash(session_id))
-            await _page_event(notify_store().page_opened, sid, ids.Identity(ids.WEB, session_id).conversation_id)
+            opened = asyncio.ensure_future(_page_event(notify_store().page_opened, sid,
+                                                       ids.Identity(ids.WEB, session_id).conversation_id))
+            self._page_opens[sid] = opened
+            try:
+                await opened
+            finally:
+                if self._page_opens.get(sid) is opened:
+                    del self._page_opens[sid]
+            if not sio.manager.is_connected(sid, self.namespace or "/"):
+                await _page_event(notify_store().page_closed, sid)  # it left before its opening was written
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text, *_reason: Any) -> None:
+            # socket.io runs each event in its own task: a page that leaves while its opening is still
+            # being written must be closed after it, or its row would stay and news would wait for nobody
+            opening = self._page_opens.pop(sid, None)
+            if opening is not None:
+                await asyncio.wait({opening})
             await _page_event(notify_store().page_closed, sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
