@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from kefu.analytics.events import LOW_CONFIDENCE
 from kefu.core.clock import from_db, to_db, utcnow
 from kefu.core.privacy import anonymise
+from kefu.core.similarity import char_pairs, jaccard
 from kefu.store.db import session_scope
 from kefu.store.models import FaqCandidate, FaqProposal
 
@@ -35,7 +36,6 @@ TOPIC = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 MAX_QUESTION, MAX_ANSWER = 500, 2000
 #: what a proposal needs before the model can learn it
 MIN_QUESTIONS = 2
-_IGNORED = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 class Invalid(ValueError):
@@ -78,13 +78,8 @@ def collect(engine: Engine, handoff_id: int, question: str, answer: str, languag
         return None
 
 
-def _grams(text: str) -> Set[str]:
-    plain = _IGNORED.sub("", text.lower())
-    return {plain[i:i + 2] for i in range(len(plain) - 1)} or ({plain} if plain else set())
-
-
 def _similar(a: Set[str], b: Set[str]) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) >= SIMILAR
+    return jaccard(a, b) >= SIMILAR
 
 
 def groups(engine: Engine, limit: int = 200) -> List[Dict[str, Any]]:
@@ -96,7 +91,7 @@ def groups(engine: Engine, limit: int = 200) -> List[Dict[str, Any]]:
         found: List[Dict[str, Any]] = []
         grams: List[List[Set[str]]] = []
         for row in rows:
-            mine = _grams(row.question)
+            mine = char_pairs(row.question)
             at = next((i for i, members in enumerate(grams) if any(_similar(mine, g) for g in members)), None)
             item = {"id": row.id, "question": row.question, "answer": row.answer, "language": row.language,
                     "intent": row.intent, "created_at": from_db(row.created_at)}

@@ -17,20 +17,19 @@ dashboard.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kefu.core import ids, responses
 from kefu.core.clock import utcnow
 from kefu.core.labels import china_time, label, phrase
+from kefu.core.similarity import char_pairs, jaccard
 from kefu.store.desk.views import CannedView
 from kefu.store.shop import ShopStore
 
 #: below this the selector's second answer is not worth the agent's glance
 MIN_ANSWER_CONFIDENCE = 0.2
 ANSWERS, CANNED = 2, 2
-_IGNORED = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -101,19 +100,13 @@ def order_fact(slots: Mapping[str, Any], customer_id: Optional[int], shop: ShopS
     return [Suggestion(f"order:{order.id}", "order", order.id, text)]
 
 
-def _grams(text: str) -> Set[str]:
-    plain = _IGNORED.sub("", text.lower())
-    return {plain[i:i + 2] for i in range(len(plain) - 1)} or ({plain} if plain else set())
-
-
 def closest_canned(message: str, canned: Sequence[CannedView], lang: str) -> List[Suggestion]:
     """The canned replies sharing the most character pairs with the message
     (Jaccard), title included; none that share nothing."""
-    asked = _grams(message)
+    asked = char_pairs(message)
     scored = []
     for reply in canned:
-        words = _grams(f"{reply.title} {reply.text(lang)}")
-        overlap = len(asked & words) / len(asked | words) if asked and words else 0.0
+        overlap = jaccard(asked, char_pairs(f"{reply.title} {reply.text(lang)}"))
         if overlap > 0:
             scored.append((overlap, reply.id, reply))
     scored.sort(key=lambda s: (-s[0], s[1]))
