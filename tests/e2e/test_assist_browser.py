@@ -17,21 +17,12 @@ from kefu.desk.app import create_app
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
-from tests.conftest import launch_chromium
 from tests.desk.conftest import PASSWORD, ServedApp
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 expect.set_options(timeout=30_000)  # servers share two cores with the rest of the suite
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

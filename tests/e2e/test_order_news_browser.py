@@ -19,7 +19,7 @@ from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine, session_scope
 from kefu.store.models import ChannelIdentity, Order
 from kefu.store.notify import NotifyStore
-from tests.conftest import always_open_hours, launch_chromium
+from tests.conftest import always_open_hours
 from tests.desk.conftest import ServedApp, wait_for
 from tests.notify.conftest import WEBHOOK_SECRET, signed
 
@@ -27,14 +27,6 @@ pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 expect.set_options(timeout=30_000)  # servers share two cores with the rest of the suite
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

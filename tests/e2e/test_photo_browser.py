@@ -20,7 +20,7 @@ from PIL import Image
 from channels.webchat import session_id_for
 from kefu.store.db import make_engine
 from kefu.store.evidence import EvidenceStore
-from tests.conftest import MODEL, free_port, launch_chromium, start_kefu
+from tests.conftest import MODEL, free_port, start_kefu
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -81,14 +81,6 @@ def shop_page(web, shop_port):
     yield f"http://127.0.0.1:{shop_port}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 def _png(colour: tuple) -> bytes:

@@ -21,7 +21,7 @@ from kefu.desk.app import create_app
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine
 from kefu.store.evidence import EvidenceStore
-from tests.conftest import MODEL, always_open_hours, launch_chromium, start_kefu
+from tests.conftest import MODEL, always_open_hours, start_kefu
 from tests.desk.conftest import ServedApp
 from tests.notify.conftest import WEBHOOK_SECRET, signed
 
@@ -49,14 +49,6 @@ def desk(web, shop_url, tmp_path):
         notify=NotifyOptions(quiet_hours="off", poll_seconds=0.2))))
     yield app
     app.stop()
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 def _png() -> bytes:
