@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lint lookup train validate db seed simulate-orders agent browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
+.PHONY: install lint lookup train validate db seed simulate-orders agent demo-agents browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ simulate-orders: db
 ## add an agent to the agent desk: make agent AGENT=li NAME=小李 (asks for a password)
 agent: db
 	$(PY) -m kefu.desk.agents add $(AGENT) --name "$(or $(NAME),$(AGENT))"
+
+## the demo shop's team with skill groups and shifts (kefu/desk/demo_team.yml; asks for one password)
+demo-agents: db
+	$(PY) -m kefu.desk.agents demo
 
 ## service analytics: fold the tracker store's new events into the shop DB
 analytics-ingest: db

@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from kefu.core import ids
 from kefu.core.config import load_settings
 from kefu.core.names import LANGUAGE_SLOT
+from kefu.record.owner import record_owner
 from kefu.store.db import make_engine
 from kefu.store.desk import DeskStore
 from kefu.store.evidence import EvidenceStore
@@ -97,6 +98,13 @@ def known_customer(tracker: Tracker) -> Optional[int]:
     if identity is None or not identity.vouched:
         return None
     return store().customer_for_identity(identity.channel, identity.native)
+
+
+def proven_customer(tracker: Tracker) -> Optional[int]:
+    """The customer this conversation is shown to be: a vouched identity
+    linked to them, or one of their orders proved in this session
+    (kefu/record/owner.py). Their tier decides who serves a handoff."""
+    return record_owner(tracker.sender_id, tracker.slots, store())
 
 
 def within_limits(tracker: Tracker, per_conversation: Limit, per_client: Limit) -> bool:

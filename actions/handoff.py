@@ -18,7 +18,7 @@ from rasa_sdk.events import ActionExecuted, ActiveLoop, SlotSet, UserUtteranceRe
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, channel_of, desk, known_customer, language, within_limits
+from actions.backend import backend_guard, channel_of, desk, language, proven_customer, within_limits
 from actions.identity import clear_flow_slots, proven_order
 from actions.tickets import open_ticket
 from kefu.core import hours
@@ -50,14 +50,15 @@ SERIOUS = re.compile(
 
 
 def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
-    """What an agent wants to know first: intents so far, the order or
-    ticket in question, language and channel."""
+    """What an agent wants to know first: intents so far (each once, the
+    latest last: routing goes by the latest request), the order or ticket
+    in question, language and channel."""
     intents: List[str] = []
     for event in tracker.events:
         if event.get("event") == "user":
             name = (event.get("parse_data") or {}).get("intent", {}).get("name")
-            if name and name not in intents:
-                intents.append(name)
+            if name:
+                intents = [*(i for i in intents if i != name), name]
     return {
         "intents": intents,
         "order_id": proven_order(tracker),
@@ -99,7 +100,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) ->
         reason=reason,
         summary=conversation_summary(tracker),
         language=lang,
-        customer_id=known_customer(tracker),
+        customer_id=proven_customer(tracker),
     )
     wait = desk().start_waiting(tracker.sender_id)
     dispatcher.utter_message(response="utter_handoff", position=position, wait=wait_phrase(wait, lang))

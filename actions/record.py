@@ -15,18 +15,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend import backend_guard, identity_of, language, records, store
+from actions.backend import backend_guard, identity_of, language, proven_customer, records
 from actions.identity import OrderProofForm, clear_flow_slots, is_locked
 from kefu.core import ids
-from kefu.record.owner import record_owner
 from kefu.record.view import message
 
 #: what the widget does on this custom payload: open (or refresh) its panel
 OPEN_PANEL = {"kefu": "record"}
-
-
-def owner(tracker: Tracker) -> int | None:
-    return record_owner(tracker.sender_id, tracker.slots, store())
 
 
 class ValidateRecordForm(OrderProofForm):
@@ -38,7 +33,7 @@ class ValidateRecordForm(OrderProofForm):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> List[Text]:
-        if owner(tracker) is not None:
+        if proven_customer(tracker) is not None:
             return []
         return await super().required_slots(domain_slots, dispatcher, tracker, domain)
 
@@ -50,7 +45,7 @@ class ActionShowRecord(Action):
     @backend_guard
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
-        customer = owner(tracker)
+        customer = proven_customer(tracker)
         if customer is None:
             locked = is_locked(tracker)
             dispatcher.utter_message(response="utter_verification_locked" if locked else "utter_verification_failed")

@@ -45,6 +45,7 @@ class DeskOptions:
     rasa_timeout: float = 10.0
     managers: Tuple[str, ...] = ()  # agents who see the dashboard
     trainers: Tuple[str, ...] = ()  # agents who approve learned answers (unset: as managers)
+    supervisors: Tuple[str, ...] = ()  # agents alerted of overflows, who may block (unset: as managers)
     analytics_ingest_seconds: float = 60.0  # how often the desk folds new events into analytics
     queue_news_seconds: float = 5.0  # how often waiting shoppers are checked for news of their place
 
@@ -119,6 +120,8 @@ class Settings:
     #: origins allowed to call Rasa's HTTP API from a browser (none by default)
     cors_origins: Tuple[str, ...] = ()
     service_hours_path: Path = PROJECT_ROOT / "service_hours.yml"
+    #: skill groups, who backs whom, when a wait overflows (kefu/routing/)
+    routing_path: Path = PROJECT_ROOT / "routing.yml"
     desk: DeskOptions = field(default_factory=DeskOptions)
     notify: NotifyOptions = field(default_factory=NotifyOptions)
     evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
@@ -150,6 +153,7 @@ def _desk(env: Callable[[str, str], str]) -> DeskOptions:
         presence_seconds=int(env("KEFU_DESK_PRESENCE_SECONDS", "90")),
         managers=tuple(m.lower() for m in _list(env("KEFU_DESK_MANAGERS", ""))),
         trainers=tuple(m.lower() for m in _list(env("KEFU_DESK_TRAINERS", ""))),
+        supervisors=tuple(m.lower() for m in _list(env("KEFU_DESK_SUPERVISORS", ""))),
         analytics_ingest_seconds=float(env("KEFU_ANALYTICS_INGEST_SECONDS", "60")),
         queue_news_seconds=float(env("KEFU_DESK_QUEUE_NEWS_SECONDS", "5")),
     )
@@ -217,6 +221,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         trusted_proxies=_list(read("KEFU_TRUSTED_PROXIES", "127.0.0.1,::1" if production else "")),
         cors_origins=_list(read("KEFU_CORS_ORIGINS", "")),
         service_hours_path=Path(read("KEFU_SERVICE_HOURS", str(PROJECT_ROOT / "service_hours.yml"))),
+        routing_path=Path(read("KEFU_ROUTING", str(PROJECT_ROOT / "routing.yml"))),
         desk=_desk(read),
         notify=_notify(read),
         evidence=_evidence(read),

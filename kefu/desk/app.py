@@ -24,7 +24,8 @@ kefu/desk/auth.py and kefu/desk/evidence.py)::
     GET  /api/canned?lang=zh|en
     GET  /api/agents
     GET  /api/metrics
-    GET  /api/events               server-sent events: queued, assignment, closed, message
+    GET  /api/events               server-sent events: queued, assignment, closed, message, alert
+    GET  /api/routing, /api/alerts, POST /api/alerts/{id}/ack   the supervisors' view (kefu/desk/routing.py)
     GET  /evidence/{id}/{full|thumb}?expires=..&sig=..
                                    a photo's bytes: needs a session (401) as /api/ does, a valid link
                                    of that photo and variant (403), the photo in the storage (404)
@@ -50,7 +51,7 @@ from kefu.core import hours, ids
 from kefu.core.config import EvidenceOptions, load_settings
 from kefu.core.names import HANDBACK_ACTION
 from kefu.core.privacy import mask_name, mask_phone
-from kefu.desk import assist, auth, dashboard, evidence, keys, queue_news
+from kefu.desk import assist, auth, dashboard, evidence, keys, queue_news, routing
 from kefu.desk.http import json_body, ok, run
 from kefu.desk.live import Hub, poll, sse
 from kefu.desk.rasa import RasaClient, RasaError
@@ -110,7 +111,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return ok({"agent": request["agent"]})
+    return ok({"agent": request["agent"], "supervisor": routing.is_supervisor(request)})
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -136,7 +137,11 @@ async def presence(request: web.Request) -> web.Response:
 
 
 async def queue(request: web.Request) -> web.Response:
-    return ok(await run(request.app[keys.STORE].queue, request["agent"].id))
+    """The agent's queue, and the skill groups' names to show it with."""
+    store: DeskStore = request.app[keys.STORE]
+    found = await run(store.queue, request["agent"].id)
+    policy = await run(lambda: store.routing)
+    return ok({**found, "groups": {code: group.label for code, group in policy.groups.items()}})
 
 
 async def agents(request: web.Request) -> web.Response:
@@ -466,6 +471,7 @@ def create_app(settings: Optional[DeskSettings] = None, run_migrations: bool = T
                                                         settings.shop_webhook_secret,
                                                         settings.notify.webhook_window_seconds))
     dashboard.register(app)
+    routing.register(app)
     return app
 
 

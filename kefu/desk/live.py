@@ -1,8 +1,9 @@
 """Live updates: one poller per desk process watches the shared database
 (handoffs queued by the action server, shopper messages, assignments made by
 any desk process) and pushes what changed to the agents' browsers over
-server-sent events. It also runs the automatic assignment, so a chat waiting
-for an agent who comes free is taken without anyone clicking."""
+server-sent events. It also runs the overflow to backup groups (pushing
+an ``alert``) and the automatic assignment, so a chat waiting for an agent
+who comes free is taken without anyone clicking."""
 from __future__ import annotations
 
 import asyncio
@@ -71,9 +72,11 @@ async def poll(store: DeskStore, hub: Hub, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
+            alerts = await asyncio.to_thread(store.overflow_waiting)
             await asyncio.to_thread(store.assign_waiting)
             after, latest = await asyncio.to_thread(store.snapshot)
             events = diff(state, after)
+            events.extend({"type": "alert", "alert_id": a.id, "handoff_id": a.handoff_id} for a in alerts)
             if latest > newest:
                 for message_id, handoff_id, sender, agent_id in await asyncio.to_thread(store.messages_after, newest):
                     events.append({"type": "message", "handoff_id": handoff_id, "sender": sender, "agent_id": agent_id})

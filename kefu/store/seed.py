@@ -45,7 +45,8 @@ from kefu.store.models import (
 from kefu.store.shop import TICKET_SLA
 
 DEMO_CUSTOMER = {"name": "张三", "phone": "13800005678", "email": "zhangsan@example.com"}
-OTHER_CUSTOMER = {"name": "李四", "phone": "13900001234", "email": "lisi@example.com"}
+#: 李四 is a VIP: a handoff of his goes to the VIP desk, ahead of regular shoppers (routing.yml)
+OTHER_CUSTOMER = {"name": "李四", "phone": "13900001234", "email": "lisi@example.com", "tier": "vip"}
 #: channel identities linked to 张三, on the channels that vouch for them (kefu.core.ids)
 DEMO_IDENTITIES = [("telegram", "10001"), ("wechat", "o-demo-openid-zhangsan")]
 DEMO_ADDRESS = "上海市浦东新区张江路88号3栋1201室"
@@ -198,13 +199,19 @@ def _demo_orders(s: Session, built: _Built, demo: Customer, other: Customer, now
     ticket.id = f"TK{ticket.number:08d}"
 
 
+def _tier(n: int) -> str:
+    """About one shopper in forty is a VIP and one in two hundred a super-VIP
+    (by place, so the random draws of the rest of the shop stay the same)."""
+    return "svip" if n % 200 == 13 else "vip" if n % 40 == 7 else "regular"
+
+
 def _customers(s: Session, rng: random.Random, count: int, now: datetime) -> List[Customer]:
     customers = []
     for n in range(count):
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice([1, 2])))
         phone = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
         customer = Customer(name=name, phone=phone, email=f"user{n:05d}@example.com",
-                            created_at=to_db(now - timedelta(days=rng.randint(30, 900))))
+                            created_at=to_db(now - timedelta(days=rng.randint(30, 900))), tier=_tier(n))
         customers.append(customer)
     s.add_all(customers)
     s.flush()

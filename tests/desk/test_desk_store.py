@@ -23,7 +23,8 @@ def online(store: DeskStore, *agent_ids: int) -> None:
 def test_queue_positions_are_fifo_and_idempotent(desk_store):
     assert desk_store.queue_handoff("a", "web", "requested", {"intents": ["request_human"], "language": "en"}) == 1
     assert desk_store.queue_handoff("b", "wechat", "fallback", "summary", language="zh") == 2
-    assert desk_store.queue_handoff("c", "telegram", "complaint", {}) == 3
+    assert desk_store.queue_handoff("c", "telegram", "requested", {}) == 3
+    assert desk_store.queue_handoff("d", "telegram", "complaint", {}) == 1  # the complaints group's own line
     assert desk_store.queue_handoff("a", "web", "requested", "again") == 1  # queued once
     view = desk_store.active_handoff("a")
     assert (view.status, view.language, view.position) == ("waiting", "en", 1)

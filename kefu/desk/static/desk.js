@@ -3,13 +3,15 @@
 "use strict";
 
 const state = { me: null, current: null, detail: null, events: null, refreshTimer: null,
-  photos: { chat: null, ids: "", until: 0 }, photoRetryAt: 0, viewerFrom: null,
+  photos: { chat: null, ids: "", until: 0 }, photoRetryAt: 0, viewerFrom: null, groups: {}, supervisor: false,
   suggested: null, chosen: null, answered: null };
 
 const STATUS = { waiting: "排队中 waiting", assigned: "处理中 assigned", closed: "已结束 closed" };
-const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", fallback: "无法识别 fallback" };
+const REASON = { requested: "主动要求 asked", complaint: "投诉 complaint", serious_complaint: "严重投诉 serious complaint",
+  fallback: "无法识别 fallback" };
 const WHO = { shopper: "顾客 Shopper", bot: "机器人 Bot", agent: "客服 Agent", system: "系统 System" };
 const CHANNEL = { web: "网页 Web", wechat: "微信 WeChat", telegram: "Telegram", email: "邮件 E-mail" };
+const TIER = { vip: "VIP", svip: "SVIP" };
 
 function minutes(iso) {
   if (!iso) return "";
@@ -36,8 +38,11 @@ function showLogin() {
   $("username").focus();
 }
 
-async function showDesk(agent) {
+async function showDesk(agent, supervisor) {
   state.me = agent;
+  if (supervisor === undefined) supervisor = (await api("GET", "/api/me")).supervisor;
+  state.supervisor = Boolean(supervisor);
+  $("alerts").hidden = !state.supervisor;
   $("login-view").hidden = true;
   $("desk-view").hidden = false;
   $("me").textContent = `${agent.display_name} (${agent.username})`;
@@ -101,7 +106,36 @@ function scheduleRefresh(chatToo) {
 
 async function refreshAll(chatToo = true) {
   if (!state.me) return;
-  await Promise.all([refreshQueue(), refreshMetrics(), chatToo && state.current !== null ? refreshChat() : null]);
+  await Promise.all([refreshQueue(), refreshMetrics(), refreshAlerts(),
+    chatToo && state.current !== null ? refreshChat() : null]);
+}
+
+// -- the supervisors' alerts and lines (kefu/desk/routing.py) ------------------------------
+
+async function refreshAlerts() {
+  if (!state.supervisor) return;
+  const [data, lines] = await Promise.all([api("GET", "/api/alerts"), api("GET", "/api/routing")]);
+  $("alerts").hidden = false;
+  $("alerts-count").textContent = `(${data.alerts.length})`;
+  $("alert-list").replaceChildren(...(data.alerts.length ? data.alerts.map((a) => {
+    const li = el("li");
+    li.dataset.alert = a.id;
+    const ack = el("button", "", "知道了 OK");
+    ack.type = "button";
+    ack.setAttribute("aria-label", `确认提醒 Acknowledge alert ${a.id}`);
+    ack.addEventListener("click", async () => { await api("POST", `/api/alerts/${a.id}/ack`); scheduleRefresh(); });
+    const open = el("span", "", `#${a.handoff_id} ${a.text}`);
+    open.addEventListener("click", () => openChat(a.handoff_id));
+    li.append(open, ack);
+    return li;
+  }) : [el("li", "muted", "暂无 None")]));
+  $("lines").tBodies[0].replaceChildren(...lines.groups.map((g) => {
+    const tr = el("tr");
+    tr.dataset.group = g.group;
+    tr.append(el("td", "", g.label), el("td", "", g.waiting), el("td", "", duration(g.oldest_wait_seconds)),
+      el("td", "", g.agents_present));
+    return tr;
+  }));
 }
 
 setInterval(() => { if (state.me) refreshAll(false); }, 30000);
@@ -121,15 +155,20 @@ function handoffItem(handoff) {
   li.dataset.id = handoff.id;
   if (handoff.id === state.current) li.classList.add("current");
   const title = el("div", "title", `#${handoff.id} ${CHANNEL[handoff.channel] || handoff.channel} · ${handoff.language === "en" ? "EN" : "中文"}`);
+  if (TIER[handoff.tier]) title.append(el("span", `tier ${handoff.tier}`, TIER[handoff.tier]));
+  const group = handoff.skill_group ? (state.groups[handoff.skill_group] || handoff.skill_group) : "";
   const meta = el("div", "meta",
     `${REASON[handoff.reason] || handoff.reason} · ${handoff.status === "waiting" ? `第 ${handoff.position} 位 #${handoff.position} · ` : ""}${minutes(handoff.created_at)}`);
-  li.append(title, meta, el("div", "meta", summaryLine(handoff)));
+  li.append(title, meta);
+  if (group) li.append(el("div", "meta group", `${group}${handoff.overflowed_from ? " ⤴" : ""}`));
+  li.append(el("div", "meta", summaryLine(handoff)));
   li.addEventListener("click", () => openChat(handoff.id));
   return li;
 }
 
 async function refreshQueue() {
   const data = await api("GET", "/api/queue");
+  state.groups = data.groups || {};
   $("mine").replaceChildren(...data.mine.map(handoffItem));
   $("waiting").replaceChildren(...data.waiting.map(handoffItem));
   $("mine-count").textContent = `(${data.mine.length})`;
@@ -373,6 +412,9 @@ function renderContext(h, customer) {
   const rows = [
     ["原因 Reason", REASON[h.reason] || h.reason],
     ["排队 Queued", `${minutes(h.created_at)} 前 ago`],
+    ["等级 Tier", TIER[h.tier] || ""],
+    ["技能组 Group", h.skill_group ? (state.groups[h.skill_group] || h.skill_group) : ""],
+    ...(h.routing || []).map((note) => ["分配 Routing", note.text]),
     ["意图 Intents", (summary.intents || []).join(", ")],
     ["订单 Order", summary.order_id || ""],
     ["工单 Ticket", summary.ticket_id || ""],
@@ -461,7 +503,7 @@ $("reply-text").addEventListener("keydown", (event) => {
 (async () => {
   try {
     const data = await api("GET", "/api/me");
-    await showDesk(data.agent);
+    await showDesk(data.agent, data.supervisor);
   } catch (error) {
     showLogin();
   }

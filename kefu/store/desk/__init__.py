@@ -7,9 +7,11 @@ returns frozen dataclasses (never ORM objects). The Rasa actions call
 ``queue_handoff``, ``active_handoff``, ``add_shopper_message`` and
 ``pop_agent_messages``; the desk web app (``kefu.desk``) calls the rest.
 
-Assignment (客服轮岗) is automatic: a waiting handoff goes to the *present*
-agent (online, seen within ``presence_seconds``) below their cap with the
-fewest open chats, ties broken by the least recently assigned. Every change
+Routing and assignment (客服轮岗) are automatic: a handoff is queued in the
+skill group its request and the customer's tier call for (routing.yml), a
+VIP ahead of regular shoppers; a waiting handoff goes to a *present* agent
+(online, seen within ``presence_seconds``, on shift) of its group below
+their cap, and overflows to a backup group when it waits too long. Every change
 of a handoff is a conditional UPDATE, so several desk processes and the
 action server can run side by side without assigning a chat twice.
 
@@ -17,6 +19,7 @@ action server can run side by side without assigning a chat twice.
 
 - ``queue``: handoffs and their messages (:class:`HandoffQueue`)
 - ``assignment``: automatic assignment, claims and transfers (:class:`Assignment`)
+- ``routing``: skill groups, shifts, overflow and supervisors' alerts (:class:`Routing`)
 - ``agents``: agents and their presence (:class:`Agents`)
 - ``sessions``: login and its lockout, sessions, password changes (:class:`Sessions`)
 - ``canned``, ``tickets``, ``audit``, ``metrics``: canned replies, the
@@ -41,6 +44,7 @@ from kefu.store.desk.handoffs import OPEN
 from kefu.store.desk.metrics import DeskMetrics
 from kefu.store.desk.passwords import hash_password, needs_rehash, token_hash, verify_password
 from kefu.store.desk.queue import HandoffQueue
+from kefu.store.desk.routing import Routing
 from kefu.store.desk.sessions import (
     LOCK_BASE,
     LOCK_MAX,
@@ -53,9 +57,11 @@ from kefu.store.desk.tickets import Tickets
 from kefu.store.desk.views import (
     AgentLoad,
     AgentView,
+    AlertView,
     AuditView,
     CannedView,
     Forbidden,
+    GroupLine,
     HandoffView,
     MessageView,
     Metrics,
@@ -66,14 +72,15 @@ from kefu.store.desk.views import (
 from kefu.store.desk.waiting import QueueNews, Waiting, WaitView
 
 
-class DeskStore(HandoffQueue, Agents, Sessions, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics, Waiting,
-                Assist):
+class DeskStore(HandoffQueue, Agents, Sessions, Routing, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics,
+                Waiting, Assist):
     """The desk's data layer: ``DeskStore(engine, presence_seconds=90)``."""
 
 
 __all__: Sequence[str] = [
     "DeskStore", "HandoffView", "AgentView", "MessageView", "CannedView", "AuditView", "TicketRow", "AgentLoad",
-    "Metrics", "Outcome", "Forbidden", "WaitView", "QueueNews", "hash_password", "verify_password", "needs_rehash",
+    "Metrics", "Outcome", "Forbidden", "AlertView", "GroupLine",
+    "WaitView", "QueueNews", "hash_password", "verify_password", "needs_rehash",
     "token_hash", "may_see",
     "conversation_key", "OPEN", "DEFAULT_CANNED", "DEFAULT_PRESENCE_SECONDS", "MAX_FAILED_LOGINS",
     "MAX_FAILED_LOGINS_PER_ADDRESS", "LOCK_WINDOW", "LOCK_BASE", "LOCK_MAX",

@@ -1,8 +1,12 @@
 """Who serves a handoff (客服轮岗).
 
-Assignment is automatic: a waiting handoff goes to the *present* agent
-(online, seen within ``presence_seconds``) below their cap with the fewest
-open chats, ties broken by the least recently assigned. An agent may also
+Assignment is automatic. Waiting handoffs are served in line order (higher
+priority first, so a VIP overtakes; then who came first), each by an agent
+who serves its skill group (or the group it overflowed from), is *present*
+(online, seen within ``presence_seconds``), on shift (kefu/routing/roster.py)
+and below their cap: specialists of the group before agents who serve every
+group, then the fewest open chats, then the least recently assigned. A VIP
+is first in line but never beyond an agent's cap. An agent may also
 claim a waiting handoff (no cap: their own choice) and transfer an assigned
 one to another agent or back to the queue. Every change of a handoff is a
 conditional UPDATE, so several desk processes and the action server can run
@@ -13,16 +17,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.clock import to_db, utcnow
+from kefu.routing.roster import on_shift
 from kefu.store.db import session_scope
 from kefu.store.desk.audit import write_audit
-from kefu.store.desk.base import StoreBase
-from kefu.store.desk.handoffs import assigned_to, handoff_view
+from kefu.store.desk.base import StoreBase, shifts_of, skills_of
+from kefu.store.desk.handoffs import assigned_to, handoff_view, line_order
 from kefu.store.desk.views import Outcome
 from kefu.store.models import Agent, Handoff, HandoffMessage
 
@@ -35,15 +40,26 @@ class Candidate:
     open_chats: int
     cap: int  # the agent's max_concurrent
     last_assigned_at: Optional[datetime]  # naive UTC, as stored
+    skills: FrozenSet[str] = frozenset()  # none: serves every group
 
     @property
     def has_room(self) -> bool:
         return self.open_chats < self.cap
 
-    def rank(self) -> Tuple[int, datetime, int]:
-        """Fewest open chats first, then least recently assigned."""
-        return self.open_chats, self.last_assigned_at or datetime.min, self.agent_id
+    def serves(self, groups: FrozenSet[str]) -> bool:
+        return not self.skills or not groups or bool(self.skills & groups)
 
+    def rank(self, groups: FrozenSet[str] = frozenset()) -> Tuple[int, int, datetime, int]:
+        """Specialists of the group first, then fewest open chats, then
+        least recently assigned."""
+        generalist = 0 if self.skills & groups else 1
+        return generalist, self.open_chats, self.last_assigned_at or datetime.min, self.agent_id
+
+
+def served_by(handoff: Handoff) -> FrozenSet[str]:
+    """The groups whose agents may take a handoff: its group and the one it
+    overflowed from (none recorded: anyone)."""
+    return frozenset(g for g in (handoff.skill_group, handoff.overflowed_from) if g)
 
 
 def _take(s: Session, handoff_id: int, agent_id: int, now: datetime) -> bool:
@@ -67,17 +83,20 @@ class Assignment(StoreBase):
         made: List[Tuple[int, int]] = []
         with session_scope(self.engine) as s:
             waiting = s.execute(
-                select(Handoff.id).where(Handoff.status == "waiting").order_by(Handoff.id)
+                select(Handoff).where(Handoff.status == "waiting").order_by(*line_order())
             ).scalars().all()
             if not waiting:
                 return made
             candidates = self._present_agents(s, now)
-            for handoff_id in waiting:
-                eligible = [c for c in candidates if c.has_room]
-                if not eligible:
+            for handoff in waiting:
+                if not any(c.has_room for c in candidates):
                     break
-                eligible.sort(key=Candidate.rank)
-                agent_id = eligible[0].agent_id
+                groups = served_by(handoff)
+                eligible = [c for c in candidates if c.has_room and c.serves(groups)]
+                if not eligible:
+                    continue  # its group is full: later chats of other groups may still be served
+                eligible.sort(key=lambda c: c.rank(groups))
+                agent_id, handoff_id = eligible[0].agent_id, handoff.id
                 if not _take(s, handoff_id, agent_id, now):
                     continue
                 write_audit(s, None, "auto_assign", f"handoff:{handoff_id}", f"agent:{agent_id}")
@@ -145,12 +164,16 @@ class Assignment(StoreBase):
         return Outcome(True, handoff=view)
 
     def _present_agents(self, s: Session, now: datetime) -> List[Candidate]:
-        """The present agents, each with their open chats, cap and last
-        assignment (their rows locked for the rest of the transaction)."""
+        """The present agents on shift, each with their open chats, cap,
+        last assignment and skills (their rows locked for the rest of the
+        transaction)."""
         open_ = dict(s.execute(select(Handoff.agent_id, func.count()).where(Handoff.status == "assigned")
                                .group_by(Handoff.agent_id)).all())
         rows = s.execute(
             select(Agent).where(Agent.online.is_(True), Agent.last_seen_at >= to_db(now - self.presence))
             .order_by(Agent.id).with_for_update()
-        ).scalars()
-        return [Candidate(a.id, open_.get(a.id, 0), a.max_concurrent, a.last_assigned_at) for a in rows]
+        ).scalars().all()
+        ids = [a.id for a in rows]
+        skills, shifts, zone = skills_of(s, ids), shifts_of(s, ids), self.zone
+        return [Candidate(a.id, open_.get(a.id, 0), a.max_concurrent, a.last_assigned_at, skills.get(a.id, frozenset()))
+                for a in rows if on_shift(shifts.get(a.id, []), now, zone)]

@@ -4,9 +4,9 @@ and the views made from the rows."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.core.clock import from_db
@@ -25,10 +25,31 @@ def open_handoff(s: Session, conversation_id: str) -> Optional[Handoff]:
     ).scalar_one_or_none()
 
 
+def line_order() -> tuple:
+    """The order a line is served in: higher priority first (a VIP
+    overtakes), then who came first."""
+    return Handoff.priority.desc(), Handoff.id
+
+
 def queue_position(s: Session, handoff: Handoff) -> int:
+    """The 1-based place in the line of the handoff's group (the waiting
+    chats the same agents serve, in :func:`line_order`); an open handoff
+    already with an agent counts as 1: served next."""
     if handoff.status != "waiting":
         return 1
-    return s.execute(select(func.count()).where(Handoff.status == "waiting", Handoff.id <= handoff.id)).scalar_one()
+    ahead = or_(Handoff.priority > handoff.priority,
+                and_(Handoff.priority == handoff.priority, Handoff.id <= handoff.id))
+    same_line = Handoff.skill_group == handoff.skill_group if handoff.skill_group is not None \
+        else Handoff.skill_group.is_(None)
+    return s.execute(select(func.count()).where(Handoff.status == "waiting", same_line, ahead)).scalar_one()
+
+
+def routing_notes(h: Handoff) -> List[Dict[str, Any]]:
+    try:
+        notes = json.loads(h.routing or "[]")
+    except ValueError:
+        return []
+    return notes if isinstance(notes, list) else []
 
 
 def assigned_to(s: Session, handoff_id: int, agent_id: int) -> Union[Handoff, Outcome]:
@@ -67,6 +88,8 @@ def handoff_view(s: Session, h: Handoff, names: Optional[Dict[int, str]] = None,
         agent_name=names.get(h.agent_id) if h.agent_id is not None else None, created_at=from_db(h.created_at),
         assigned_at=from_db(h.assigned_at), first_response_at=from_db(h.first_response_at),
         closed_at=from_db(h.closed_at), position=position if h.status == "waiting" else None,
+        skill_group=h.skill_group, overflowed_from=h.overflowed_from, priority=int(h.priority or 0), tier=h.tier,
+        routing=routing_notes(h),
     )
 
 

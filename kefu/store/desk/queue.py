@@ -22,15 +22,17 @@ from kefu.store.desk.handoffs import (
     agent_names,
     assigned_to,
     handoff_view,
+    line_order,
     message_view,
     open_handoff,
     queue_position,
 )
+from kefu.store.desk.routing import Routing
 from kefu.store.desk.views import Forbidden, HandoffView, MessageView, Outcome, may_see
 from kefu.store.models import Handoff, HandoffMessage
 
 
-class HandoffQueue(Assignment):
+class HandoffQueue(Routing, Assignment):
     # ---- what the Rasa actions call
 
     def queue_handoff(
@@ -42,10 +44,11 @@ class HandoffQueue(Assignment):
         language: Optional[str] = None,
         customer_id: Optional[int] = None,
     ) -> int:
-        """Queue the conversation for a human, once per open handoff, and
-        return its 1-based place among the waiting (an open handoff already
-        with an agent counts as 1: served next). Then assigns waiting
-        handoffs to present agents."""
+        """Queue the conversation for a human, once per open handoff, routed
+        to the skill group and priority its requests and the customer's tier
+        call for (kefu/routing/), and return its 1-based place in that
+        group's line (an open handoff already with an agent counts as 1:
+        served next). Then assigns waiting handoffs to present agents."""
         text = summary if isinstance(summary, str) else json.dumps(summary, ensure_ascii=False, default=str)
         if language is None and isinstance(summary, dict):
             language = summary.get("language")
@@ -53,10 +56,14 @@ class HandoffQueue(Assignment):
         with session_scope(self.engine) as s:
             mine = open_handoff(s, conversation_id)
             if mine is None:
+                now = utcnow()
+                route = self.route(s, summary, reason, customer_id)
+                note = {**route.note, "at": now.isoformat()}
                 mine = Handoff(
                     conversation_id=conversation_id, channel=channel[:16], reason=(reason or "")[:32],
-                    summary=text[:MAX_TEXT], status="waiting", created_at=to_db(utcnow()),
-                    language=language, customer_id=customer_id,
+                    summary=text[:MAX_TEXT], status="waiting", created_at=to_db(now),
+                    language=language, customer_id=customer_id, skill_group=route.group, group_since=to_db(now),
+                    priority=route.priority, tier=route.tier, routing=json.dumps([note], ensure_ascii=False),
                 )
                 s.add(mine)
                 s.flush()
@@ -105,19 +112,25 @@ class HandoffQueue(Assignment):
     # ---- what the desk reads
 
     def queue(self, agent_id: int) -> Dict[str, List[HandoffView]]:
-        """What an agent may see: the waiting handoffs (oldest first) and
-        their own open ones."""
+        """What an agent may see: the waiting handoffs in line order (higher
+        priority first, then oldest; each with its place in its group's
+        line) and their own open ones."""
         with session_scope(self.engine) as s:
             waiting = s.execute(
-                select(Handoff).where(Handoff.status == "waiting").order_by(Handoff.id)
+                select(Handoff).where(Handoff.status == "waiting").order_by(*line_order())
             ).scalars().all()
             mine = s.execute(
                 select(Handoff).where(Handoff.status == "assigned", Handoff.agent_id == agent_id)
                 .order_by(Handoff.assigned_at, Handoff.id)
             ).scalars().all()
             names = agent_names(s)
+            places: Dict[Optional[str], int] = {}
+            views = []
+            for h in waiting:
+                places[h.skill_group] = places.get(h.skill_group, 0) + 1
+                views.append(handoff_view(s, h, names=names, position=places[h.skill_group]))
             return {
-                "waiting": [handoff_view(s, h, names=names, position=i + 1) for i, h in enumerate(waiting)],
+                "waiting": views,
                 "mine": [handoff_view(s, h, names=names) for h in mine],
             }
 

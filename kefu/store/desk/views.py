@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,12 @@ class HandoffView:
     assigned_at: Optional[datetime]
     first_response_at: Optional[datetime]
     closed_at: Optional[datetime]
-    position: Optional[int] = None  # 1-based place among the waiting, when waiting
+    position: Optional[int] = None  # 1-based place in its group's line, when waiting
+    skill_group: Optional[str] = None  # who serves it (routing.yml)
+    overflowed_from: Optional[str] = None
+    priority: int = 0  # higher is served first
+    tier: Optional[str] = None  # the customer's, when queued
+    routing: List[Dict[str, Any]] = field(default_factory=list)  # the notes that explain the routing
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class AgentView:
     present: bool  # online and seen recently: eligible for assignment
     open_chats: int
     last_seen_at: Optional[datetime]
+    skills: Tuple[str, ...] = ()  # skill groups served (none: every group)
+    shifts: str = ""  # the roster, "mon 09:00-18:00, ..." (empty: not on the roster)
+    on_shift: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,3 +130,27 @@ class Forbidden(Exception):
 def may_see(handoff: HandoffView, agent_id: int) -> bool:
     """An agent sees the waiting queue and their own chats, nothing else."""
     return handoff.status == "waiting" or handoff.agent_id == agent_id
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """A supervisor's alert (an overflow): ids, groups and waits only."""
+
+    id: int
+    kind: str
+    handoff_id: int
+    text: str
+    created_at: datetime
+    acknowledged_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class GroupLine:
+    """One skill group's line now, as the supervisor sees it."""
+
+    group: str
+    label: str
+    waiting: int
+    oldest_wait_seconds: Optional[int]
+    agents_present: int  # present and on shift, serving the group
+    backup: Optional[str]

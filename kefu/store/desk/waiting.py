@@ -3,9 +3,12 @@ take, when to tell them again, and leaving a message instead.
 
 The estimate comes from how long agents recently took per chat (the median
 time from assignment to close over the last week, 5 minutes while there is
-too little history) and how many chats the present agents can hold at once:
-a shopper at place ``p`` waits about ``p x median / slots``. With nobody
-present there is no honest number, and none is given.
+too little history) and how many chats the agents who serve the shopper's
+line can hold at once (present, on shift, of the handoff's skill group or
+serving every group): a shopper at place ``p`` of their group's line waits
+about ``p x median / slots``. With nobody there is no honest number, and
+none is given. A VIP who joins ahead makes a place worse; the shopper is
+told only of places that improve.
 
 The shopper is told again when their place improves and once when the
 estimate has passed (with the offer to leave a message); each is a
@@ -23,10 +26,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.clock import from_db, to_db, utcnow
+from kefu.routing.roster import on_shift
 from kefu.store.db import session_scope
+from kefu.store.desk.assignment import served_by
 from kefu.store.desk.audit import write_audit
-from kefu.store.desk.base import StoreBase
-from kefu.store.desk.handoffs import open_handoff, queue_position
+from kefu.store.desk.base import StoreBase, shifts_of, skills_of
+from kefu.store.desk.handoffs import line_order, open_handoff, queue_position
 from kefu.store.models import Agent, Handoff
 
 HISTORY = timedelta(days=7)
@@ -80,7 +85,7 @@ class Waiting(StoreBase):
         now = now or utcnow()
         news: List[QueueNews] = []
         with session_scope(self.engine) as s:
-            waiting = s.execute(select(Handoff).where(Handoff.status == "waiting").order_by(Handoff.id)).scalars()
+            waiting = s.execute(select(Handoff).where(Handoff.status == "waiting").order_by(*line_order())).scalars()
             for handoff in list(waiting):
                 wait = self._wait(s, handoff, now)
                 late = handoff.estimate_due_at is not None and handoff.reminded_at is None \
@@ -111,8 +116,12 @@ class Waiting(StoreBase):
 
     def _wait(self, s: Session, handoff: Handoff, now: datetime) -> WaitView:
         position = queue_position(s, handoff)
-        slots = sum(int(agent.max_concurrent) for agent in s.execute(select(Agent)).scalars()
-                    if self._present(agent, now))
+        groups = served_by(handoff)
+        present = [a for a in s.execute(select(Agent)).scalars().all() if self._present(a, now)]
+        ids = [a.id for a in present]
+        skills, shifts = skills_of(s, ids), shifts_of(s, ids)
+        slots = sum(int(a.max_concurrent) for a in present if on_shift(shifts.get(a.id, []), now, self.zone)
+                    and (not skills.get(a.id) or not groups or skills[a.id] & groups))
         minutes = None
         if slots:
             handling = _median_handling(s, now).total_seconds()

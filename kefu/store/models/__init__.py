@@ -31,9 +31,12 @@ from kefu.store.models.channels import (
 )
 from kefu.store.models.desk import (
     Agent,
+    AgentShift,
+    AgentSkill,
     AssistOutcome,
     AuditEntry,
     CannedReply,
+    DeskAlert,
     DeskSession,
     Handoff,
     HandoffMessage,
@@ -112,4 +115,7 @@ __all__ = [
     "AssistOutcome",
     "FaqCandidate",
     "FaqProposal",
+    "AgentSkill",
+    "AgentShift",
+    "DeskAlert",
 ]

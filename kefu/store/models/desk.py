@@ -31,6 +31,16 @@ class Handoff(Base):
     told_position = Column(Integer)
     estimate_due_at = Column(DateTime)
     reminded_at = Column(DateTime)
+    # routing (kefu/routing/): the skill group that serves it, since when,
+    # the group it overflowed from, its place in the line (higher first) and
+    # the customer's tier when it was queued; ``routing`` holds the notes
+    # that explain each decision (JSON list), shown in the summary
+    skill_group = Column(String(16), index=True)
+    group_since = Column(DateTime)
+    overflowed_from = Column(String(16))
+    priority = Column(Integer, nullable=False, default=0, server_default="0")
+    tier = Column(String(8))
+    routing = Column(Text)
 
 
 class Agent(Base):
@@ -47,6 +57,46 @@ class Agent(Base):
     last_seen_at = Column(DateTime)
     last_assigned_at = Column(DateTime)  # round-robin: least recently assigned first
     created_at = Column(DateTime, nullable=False)
+
+
+class AgentSkill(Base):
+    """A skill group an agent serves (routing.yml's groups). An agent with
+    none serves every group."""
+
+    __tablename__ = "agent_skills"
+
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_agent_skills_agent_id_agents"), primary_key=True)
+    skill = Column(String(16), primary_key=True)
+
+
+class AgentShift(Base):
+    """One shift of the roster (排班): a weekday and local minutes in the
+    shop's zone (kefu/routing/roster.py)."""
+
+    __tablename__ = "agent_shifts"
+
+    id = Column(Integer, primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", name="fk_agent_shifts_agent_id_agents"), nullable=False,
+                      index=True)
+    weekday = Column(Integer, nullable=False)  # 0 = Monday
+    start_minute = Column(Integer, nullable=False)
+    end_minute = Column(Integer, nullable=False)
+
+
+class DeskAlert(Base):
+    """Something a supervisor must see on the desk: a wait that overflowed
+    to a backup group. ``text`` names groups and waits, never the shopper."""
+
+    __tablename__ = "desk_alerts"
+    __table_args__ = (Index("ix_desk_alerts_open", "acknowledged_at", "id"),)
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)  # overflow
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", name="fk_desk_alerts_handoff_id_handoffs"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    acknowledged_at = Column(DateTime)
+    acknowledged_by = Column(Integer, ForeignKey("agents.id", name="fk_desk_alerts_acknowledged_by_agents"))
 
 
 class HandoffMessage(Base):

@@ -22,6 +22,8 @@ class Customer(Base):
     phone = Column(String(20), nullable=False, index=True)
     email = Column(String(254))
     created_at = Column(DateTime, nullable=False)
+    #: regular | vip | svip (kefu.routing.policy.TIERS): who is served first
+    tier = Column(String(8), nullable=False, default="regular", server_default="regular")
 
     identities = relationship("ChannelIdentity", back_populates="customer")
 
