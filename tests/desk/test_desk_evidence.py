@@ -20,7 +20,7 @@ from kefu.evidence import links
 from kefu.evidence.intake import Intake, build
 from kefu.store.shop import ShopStore
 from tests.conftest import launch_chromium
-from tests.desk.conftest import PASSWORD
+from tests.desk.conftest import PASSWORD, wait_for
 
 #: the link key the desk signs with in these tests, so that a test can forge as an attacker would not
 LINK_KEY = "desk-test-evidence-link-key-0123456789"
@@ -232,6 +232,7 @@ def test_the_agent_sees_the_thumbnails_and_opens_a_photo(page, desk, desk_store,
     page.click("#login-button")
     expect(page.locator("#me")).to_contain_text("小李")
     page.uncheck("#online")
+    wait_for(lambda: not desk_store.agents()[0].online)  # paused before the chat comes: it waits to be opened
     desk_store.queue_handoff(MINE, "wechat", "complaint", {"intents": ["complain"]}, language="zh")
     page.locator("#waiting li[data-id]").first.click()
     thumbs = page.locator("#photos img")

@@ -192,7 +192,7 @@ def test_my_orders_needs_a_trusted_identity_or_proof(new_chat):
 
 
 def test_handoff_silences_the_bot_relays_and_hands_back(chat, kefu, shop_url):
-    assert "前面还有" in chat.said("转人工")
+    assert "排在第" in chat.said("转人工")
     assert chat.say("在吗 我等着呢") == []  # the bot is silent, the agent gets it
     with create_engine(shop_url).connect() as db:
         handoff_id, status = db.execute(
@@ -211,7 +211,7 @@ def test_handoff_silences_the_bot_relays_and_hands_back(chat, kefu, shop_url):
 def test_a_waiting_shopper_is_told_the_wait_and_may_leave_a_message(new_chat, kefu, shop_url):
     chat = new_chat()
     queued = chat.said("转人工")
-    assert "前面还有" in queued and "留言" in queued  # the place, the wait (or why none) and the way out
+    assert "排在第" in queued and "留言" in queued  # the place, the wait (or why none) and the way out
     assert chat.say("在吗") == []  # still waiting: relayed, the bot silent
     left = chat.said("排不动了 我给客服留言吧")
     assert "留言工单 TK" in left
