@@ -9,7 +9,6 @@ the handoff with `action_handback`, which asks for a satisfaction rating.
 """
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
@@ -25,13 +24,19 @@ from kefu.core import hours
 from kefu.core.clock import utcnow
 from kefu.core.labels import phrase
 from kefu.core.names import (
+    BLOCK_ACTION,
+    BLOCKED_NOTICE_ACTION,
+    BLOCKED_SLOT,
     HANDBACK_ACTION,
     HANDOFF_SLOT,
     LEAVE_MESSAGE_ACTION,
     QUEUE_LATE_ACTION,
     QUEUE_MOVED_ACTION,
     RELAY_ACTION,
+    UNBLOCK_ACTION,
 )
+from kefu.risk import complaints
+from kefu.risk import words as risk_words
 from kefu.store.desk import WaitView
 from kefu.store.limits import HANDOFFS_PER_CLIENT, HANDOFFS_PER_CONVERSATION
 
@@ -41,12 +46,8 @@ from kefu.store.limits import HANDOFFS_PER_CLIENT, HANDOFFS_PER_CONVERSATION
 #: policies and rules see the shopper's next message as usual.
 LISTEN = ActionExecuted("action_listen")
 _MAX_RELAYED = 4000
-#: words that make a complaint serious enough for a person at once
-SERIOUS = re.compile(
-    r"12315|工商|消协|律师|起诉|法院|媒体|曝光|报警|诈骗|骗子"
-    r"|lawyer|sue\b|court|police|fraud|scam",
-    re.I,
-)
+#: how many of the shopper's latest messages risk control reads at a handoff
+RISK_LOOKBACK = 6
 
 
 def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
@@ -59,13 +60,25 @@ def conversation_summary(tracker: Tracker) -> Dict[str, Any]:
             name = (event.get("parse_data") or {}).get("intent", {}).get("name")
             if name:
                 intents = [*(i for i in intents if i != name), name]
-    return {
+    summary: Dict[str, Any] = {
         "intents": intents,
         "order_id": proven_order(tracker),
         "ticket_id": tracker.get_slot("ticket_id"),
         "language": language(tracker),
         "channel": channel_of(tracker),
     }
+    said = shopper_texts(tracker)[-RISK_LOOKBACK:]
+    assessment = risk_words.assess(*said)
+    if assessment.abuse or assessment.signals:
+        summary["risk"] = assessment.as_json()  # kinds and reasons, never the words
+    if "complain" in intents:
+        category = complaints.categorize(tracker.get_slot("complaint_detail") or " ".join(said))
+        summary["complaint"] = {"category": category.code, "name": f"{category.name_zh} {category.name_en}"}
+    return summary
+
+
+def shopper_texts(tracker: Tracker) -> List[str]:
+    return [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and e.get("text")]
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -155,8 +168,9 @@ class ActionDefaultFallback(Action):
 
 
 class ActionEscalateSeriousComplaint(Action):
-    """After a complaint ticket: threats of 12315, lawyers or the press go to
-    a person at once."""
+    """After a complaint ticket: an escalation signal (12315, a lawyer, the
+    press, a threat, self-harm, a very negative message: risk.yml) goes to
+    a person at once, ahead of the line."""
 
     def name(self) -> Text:
         return "action_escalate_if_serious"
@@ -165,10 +179,7 @@ class ActionEscalateSeriousComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        detail = " ".join(
-            e.get("text") or "" for e in tracker.events[-12:] if e.get("event") == "user"
-        )
-        if SERIOUS.search(detail):
+        if risk_words.assess(*shopper_texts(tracker)[-RISK_LOOKBACK:]).escalates:
             return hand_off(dispatcher, tracker, "serious_complaint")
         dispatcher.utter_message(response="utter_anything_else")
         return []
@@ -296,3 +307,54 @@ class ActionHandback(Action):
         dispatcher.utter_message(response="utter_handback")
         dispatcher.utter_message(response="utter_ask_rating")
         return [SlotSet(HANDOFF_SLOT, False), LISTEN]
+
+
+class ActionBlock(Action):
+    """Run by the desk when a supervisor blocked the conversation: from now
+    on every message gets the notice (kefu.dialogue.policies), if the store
+    agrees it is blocked (the store is the truth, not the caller)."""
+
+    def name(self) -> Text:
+        return BLOCK_ACTION
+
+    @backend_guard
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        if not desk().is_blocked(tracker.sender_id):
+            return [LISTEN]
+        dispatcher.utter_message(response="utter_blocked")
+        return [*clear_flow_slots(), ActiveLoop(None), SlotSet(HANDOFF_SLOT, False), SlotSet(BLOCKED_SLOT, True),
+                LISTEN]
+
+
+class ActionUnblock(Action):
+    def name(self) -> Text:
+        return UNBLOCK_ACTION
+
+    @backend_guard
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        if desk().is_blocked(tracker.sender_id) or not tracker.get_slot(BLOCKED_SLOT):
+            return [LISTEN]
+        dispatcher.utter_message(response="utter_unblocked")
+        return [SlotSet(BLOCKED_SLOT, False), LISTEN]
+
+
+class ActionBlockedNotice(Action):
+    """A blocked conversation's message: the notice, unless a supervisor
+    lifted the block meanwhile (then the bot serves again)."""
+
+    def name(self) -> Text:
+        return BLOCKED_NOTICE_ACTION
+
+    @backend_guard
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        if desk().is_blocked(tracker.sender_id):
+            dispatcher.utter_message(response="utter_blocked")
+            return []
+        dispatcher.utter_message(response="utter_unblocked")
+        return [SlotSet(BLOCKED_SLOT, False)]

@@ -20,6 +20,7 @@ from actions.orders import refuse_unauthorised
 from kefu.core.labels import china_time, label, phrase
 from kefu.core.privacy import redact
 from kefu.evidence.reasons import needs_photos
+from kefu.risk import complaints
 from kefu.store.limits import TICKETS_PER_CLIENT, TICKETS_PER_CONVERSATION
 from kefu.store.shop import TicketView
 
@@ -38,7 +39,8 @@ def conversation_excerpt(tracker: Tracker, turns: int = _EXCERPT_TURNS) -> str:
     return "\n".join(lines[-turns:])
 
 
-def open_ticket(tracker: Tracker, category: str, summary: str, with_photos: bool = False) -> Optional[TicketView]:
+def open_ticket(tracker: Tracker, category: str, summary: str, with_photos: bool = False,
+                complaint_category: Optional[str] = None) -> Optional[TicketView]:
     """Create a ticket for this conversation; the stored ticket, or None
     when this conversation or its address opened too many this hour."""
     if not within_limits(tracker, TICKETS_PER_CONVERSATION, TICKETS_PER_CLIENT):
@@ -52,6 +54,7 @@ def open_ticket(tracker: Tracker, category: str, summary: str, with_photos: bool
         customer_id=known_customer(tracker),
         order_id=authorised_order_id(tracker),
         with_photos=with_photos,
+        complaint_category=complaint_category,
     )
 
 
@@ -93,7 +96,9 @@ class ActionSubmitComplaint(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        ticket = open_ticket(tracker, "complaint", tracker.get_slot("complaint_detail") or "", with_photos=True)
+        detail = tracker.get_slot("complaint_detail") or ""
+        ticket = open_ticket(tracker, "complaint", detail, with_photos=True,
+                             complaint_category=complaints.categorize(detail).code)
         if ticket is None:
             dispatcher.utter_message(response="utter_too_many_requests")
             return clear_flow_slots()

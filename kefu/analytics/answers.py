@@ -27,6 +27,7 @@ from kefu.analytics.events import LOW_CONFIDENCE
 from kefu.core.clock import from_db, to_db, utcnow
 from kefu.core.privacy import anonymise
 from kefu.core.similarity import char_pairs, jaccard
+from kefu.risk import words as risk_words
 from kefu.store.db import session_scope
 from kefu.store.models import FaqCandidate, FaqProposal
 
@@ -45,7 +46,7 @@ class Invalid(ValueError):
 def _plain(text: str, limit: int) -> str:
     """Personal data replaced, one line, no ``[...]``: Rasa would read
     brackets in an example as an entity annotation."""
-    return anonymise(" ".join(str(text).split())).replace("[", "(").replace("]", ")")[:limit]
+    return risk_words.mask(anonymise(" ".join(str(text).split()))).replace("[", "(").replace("]", ")")[:limit]
 
 
 #: what the bot has no answer for, however sure it is

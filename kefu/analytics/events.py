@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from kefu.core import ids
 from kefu.core import text as texts
 from kefu.core.privacy import anonymise
+from kefu.risk import words as risk_words
 from kefu.store.models import AnalyticsConversation, AnalyticsTurn, MisunderstoodMessage
 
 LOW_CONFIDENCE = 0.6
@@ -45,10 +46,10 @@ def channel_name(sender_id: str) -> Optional[str]:
 
 
 def stored_text(text: Optional[str]) -> str:
-    """A message as analytics keeps it: personal data replaced, and
-    nothing a database could refuse (a lone surrogate once stopped the
-    ingestion for good)."""
-    return anonymise(texts.storable(text))[:_MAX_TEXT]
+    """A message as analytics keeps it: personal data replaced, abusive
+    words masked (risk.yml), and nothing a database could refuse (a lone
+    surrogate once stopped the ingestion for good)."""
+    return risk_words.mask(anonymise(texts.storable(text)))[:_MAX_TEXT]
 
 
 def event_datetime(timestamp: Any) -> datetime:

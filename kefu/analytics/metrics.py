@@ -28,6 +28,7 @@ from kefu.store.models import (
     Handoff,
     MisunderstoodMessage,
     SatisfactionRating,
+    Ticket,
 )
 
 TOP_MISUNDERSTOOD = 10
@@ -123,6 +124,9 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
         ).all()
         names = dict(s.execute(select(Agent.id, Agent.display_name)).all())
         suggestions = acceptance(s, start, end)
+        complaint_rows = s.execute(
+            select(Ticket.complaint_category).where(Ticket.category == "complaint", Ticket.created_at >= start,
+                                                    Ticket.created_at < end)).scalars().all()
 
     # conversations
     by_channel = Counter(c.channel or "unknown" for c in conversations)
@@ -222,4 +226,6 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
         "misunderstood_top": [{"text": t, "count": n, "predicted_intent": i} for t, n, i in top],
         # the desk's suggested replies: acceptance per intent (kefu/desk/assist.py)
         "assist": suggestions,
+        # complaints by category (kefu/risk/complaints.py), most first
+        "complaints": _counted(Counter(c or "other" for c in complaint_rows), "category"),
     }

@@ -122,6 +122,8 @@ class Settings:
     service_hours_path: Path = PROJECT_ROOT / "service_hours.yml"
     #: skill groups, who backs whom, when a wait overflows (kefu/routing/)
     routing_path: Path = PROJECT_ROOT / "routing.yml"
+    #: abuse and escalation words, complaint categories (kefu/risk/)
+    risk_path: Path = PROJECT_ROOT / "risk.yml"
     desk: DeskOptions = field(default_factory=DeskOptions)
     notify: NotifyOptions = field(default_factory=NotifyOptions)
     evidence: EvidenceOptions = field(default_factory=EvidenceOptions)
@@ -222,6 +224,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         cors_origins=_list(read("KEFU_CORS_ORIGINS", "")),
         service_hours_path=Path(read("KEFU_SERVICE_HOURS", str(PROJECT_ROOT / "service_hours.yml"))),
         routing_path=Path(read("KEFU_ROUTING", str(PROJECT_ROOT / "routing.yml"))),
+        risk_path=Path(read("KEFU_RISK", str(PROJECT_ROOT / "risk.yml"))),
         desk=_desk(read),
         notify=_notify(read),
         evidence=_evidence(read),

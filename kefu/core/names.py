@@ -21,6 +21,12 @@ LEAVE_MESSAGE_ACTION = "action_leave_message"
 #: the desk tells a waiting shopper their place improved, or that the estimate has passed
 QUEUE_MOVED_ACTION = "action_queue_moved"
 QUEUE_LATE_ACTION = "action_queue_late"
+#: a supervisor blocked the conversation for repeated abuse (kefu/store/desk/risk.py):
+#: the desk runs BLOCK/UNBLOCK; while the slot is true every message gets the notice
+BLOCKED_SLOT = "conversation_blocked"
+BLOCK_ACTION = "action_block"
+UNBLOCK_ACTION = "action_unblock"
+BLOCKED_NOTICE_ACTION = "action_blocked_notice"
 
 #: intents only a connector says (``/<intent>``), never typed, so with no NLU examples
 PHOTO_INTENT = "send_photo"  # a photo came and was kept (kefu/evidence/intake.py)

@@ -59,6 +59,7 @@ from kefu.desk.settings import DeskSettings, load_desk_settings
 from kefu.evidence.access import open_access
 from kefu.notify import webhook
 from kefu.notify.dispatcher import Dispatcher, policy_from, run_forever
+from kefu.risk import words as risk_words
 from kefu.store.db import make_engine, migrate
 from kefu.store.desk import AgentView, DeskStore, Forbidden, HandoffView, Outcome
 from kefu.store.notify import NotifyStore
@@ -160,6 +161,8 @@ async def handoff_detail(request: web.Request) -> web.Response:
     canned = await run(store.canned_replies)
     team = await run(store.agents)
     photos = await run(evidence.photos, request.app[keys.EVIDENCE], view.conversation_id)
+    abuse = await run(store.abuse_count, view.conversation_id)
+    blocked = await run(store.is_blocked, view.conversation_id)
     return ok({
         "handoff": handoff_json(view),
         "transcript": transcript,
@@ -169,6 +172,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
         "agents": [_agent_public(a) for a in team if a.id != request["agent"].id],
         "mine": view.agent_id == request["agent"].id and view.status == "assigned",
         "photos": photos,
+        "risk": {"abuse_24h": abuse, "blocked": blocked},
     })
 
 
@@ -237,7 +241,9 @@ async def suggestions(request: web.Request) -> web.Response:
     canned = await run(request.app[keys.STORE].canned_replies)
     found = await run(assist.suggest, tracker, view.customer_id, canned, request.app[keys.SHOP],
                       load_settings().proof_ttl_seconds)
-    return ok(found.as_json())
+    shown = found.as_json()
+    shown["message"] = risk_words.mask(shown.get("message") or "")
+    return ok(shown)
 
 
 async def _record_assist(request: web.Request, view: HandoffView, text: str, shown: Any) -> None:
@@ -369,6 +375,9 @@ async def _transcript(app: web.Application, view: HandoffView) -> tuple[List[Dic
         pending = m.sender == "agent" and not m.delivered
         if not rasa_ok or m.sender == "system" or pending:
             turns.append({"sender": m.sender, "text": m.text, "time": m.created_at.timestamp(), "pending": pending})
+    for turn in turns:  # abusive words never reach an agent's screen (risk.yml)
+        if turn["sender"] == "shopper":
+            turn["text"] = risk_words.mask(turn["text"])
     turns.sort(key=lambda t: t.get("time") or 0)
     return turns, rasa_ok
 

@@ -11,6 +11,10 @@ nothing), whatever the intent, ahead of rules and forms, except "留言": a
 shopper still waiting may leave a message instead. The agent desk ends
 the handoff by running ``action_handback``, which clears the slot; from the
 next message on the other policies decide again.
+
+A conversation a supervisor blocked for repeated abuse (the
+``conversation_blocked`` slot, set by ``action_block`` that the desk runs)
+gets ``action_blocked_notice`` for every message instead, ahead of all else.
 """
 from __future__ import annotations
 
@@ -26,7 +30,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from kefu.core.names import HANDOFF_SLOT, LEAVE_MESSAGE_ACTION, LEAVE_MESSAGE_INTENT, RELAY_ACTION
+from kefu.core.names import (
+    BLOCKED_NOTICE_ACTION,
+    BLOCKED_SLOT,
+    HANDOFF_SLOT,
+    LEAVE_MESSAGE_ACTION,
+    LEAVE_MESSAGE_INTENT,
+    RELAY_ACTION,
+)
 
 
 @DefaultV1Recipe.register(
@@ -79,8 +90,13 @@ class HandoffPolicy(Policy):
 
 
 def next_action(tracker: DialogueStateTracker) -> Optional[str]:
-    """During a handoff: relay a new user message, then listen; "留言"
-    (leave a message instead of waiting) goes to its action."""
+    """Blocked: the notice, then listen. During a handoff: relay a new user
+    message, then listen; "留言" (leave a message instead of waiting) goes
+    to its action."""
+    if tracker.get_slot(BLOCKED_SLOT):
+        if tracker.latest_action_name == ACTION_LISTEN_NAME:
+            return BLOCKED_NOTICE_ACTION
+        return ACTION_LISTEN_NAME if tracker.latest_action_name == BLOCKED_NOTICE_ACTION else None
     if not tracker.get_slot(HANDOFF_SLOT):
         return None
     if tracker.latest_action_name == ACTION_LISTEN_NAME:

@@ -14,9 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
-import yaml
-
 from kefu.core.config import load_settings
+from kefu.core.yamlfile import load_cached
 
 #: customer tiers, lowest first (customers.tier)
 TIERS = ("regular", "vip", "svip")
@@ -67,12 +66,20 @@ class RoutingPolicy:
     reasons: Mapping[str, str]
     keep_for_tiers: FrozenSet[str]
     overflow_after: timedelta
+    escalation_group: str
+    escalation_priority: int
 
-    def route(self, intents: Sequence[str], reason: str, tier: Optional[str]) -> Route:
+    def route(self, intents: Sequence[str], reason: str, tier: Optional[str],
+              risks: Sequence[str] = ()) -> Route:
         """The group for a conversation whose requests were ``intents``
         (oldest first), handed over for ``reason``, of a customer of
-        ``tier`` (None: not known to the shop, served as regular)."""
+        ``tier`` (None: not known to the shop, served as regular), whose
+        messages carried the escalation signals ``risks`` (their names)."""
         level = self.tiers.get(tier or "regular") or self.tiers["regular"]
+        if risks:
+            priority = level.priority + self.escalation_priority
+            return Route(self.escalation_group, priority, level.code,
+                         {**self.escalation_note(risks), "tier": level.code, "priority": priority})
         group, why = self._by_request(intents, reason)
         if level.group and level.group in self.groups and group not in self.keep_for_tiers:
             by_request = self.groups[group].label
@@ -85,6 +92,13 @@ class RoutingPolicy:
             text += f"；优先级 {level.priority}（{level.name_zh}） / priority {level.priority} ({level.name_en})"
         return Route(group, level.priority, level.code, {"kind": "routed", "group": group, "tier": level.code,
                                                           "priority": level.priority, "text": text})
+
+    def escalation_note(self, risks: Sequence[str]) -> Dict[str, Any]:
+        """Why a chat jumped the line: the signals, the group, the extra priority."""
+        group = self.groups[self.escalation_group]
+        text = (f"风控：{'、'.join(risks)} → {group.name_zh}，优先级 +{self.escalation_priority}"
+                f" / risk: {', '.join(risks)} → {group.name_en}, priority +{self.escalation_priority}")
+        return {"kind": "risk", "group": group.code, "text": text}
 
     def overflow_note(self, home: str, backup: str, waited: timedelta) -> Dict[str, Any]:
         minutes = max(1, int(waited.total_seconds() // 60))
@@ -127,26 +141,20 @@ def parse(config: Mapping[str, Any]) -> RoutingPolicy:
         tiers[code] = Tier(code, str(name.get("zh", code)), str(name.get("en", code)), int(spec.get("priority", 0)),
                            spec.get("group"))
     default = str(config.get("default_group") or next(iter(groups), ""))
-    named = [default, *(g.backup for g in groups.values() if g.backup), *(t.group for t in tiers.values() if t.group),
-             *(config.get("reasons") or {}).values(), *(config.get("keep_for_tiers") or ())]
+    escalation = str(config.get("escalation_group") or default)
+    named = [default, escalation, *(g.backup for g in groups.values() if g.backup),
+             *(t.group for t in tiers.values() if t.group), *(config.get("reasons") or {}).values(),
+             *(config.get("keep_for_tiers") or ())]
     unknown = sorted({str(n) for n in named if n not in groups})
     if not groups or unknown:
         raise ValueError(f"routing: unknown groups {unknown}" if unknown else "routing: no groups")
     return RoutingPolicy(groups, tiers, default, dict(config.get("reasons") or {}),
                          frozenset(config.get("keep_for_tiers") or ()),
-                         timedelta(minutes=float(config.get("overflow_after_minutes", 3))))
-
-
-_loaded: Dict[Path, Tuple[float, RoutingPolicy]] = {}
+                         timedelta(minutes=float(config.get("overflow_after_minutes", 3))), escalation,
+                         int(config.get("escalation_priority", 3)))
 
 
 def load(path: Optional[Path] = None) -> RoutingPolicy:
     """The configured policy, read again whenever the file changes, so an
     edited routing.yml counts at the next handoff without a restart."""
-    path = Path(path or load_settings().routing_path)
-    stamp = path.stat().st_mtime
-    cached = _loaded.get(path)
-    if cached is None or cached[0] != stamp:
-        cached = stamp, parse(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-        _loaded[path] = cached
-    return cached[1]
+    return load_cached(Path(path or load_settings().routing_path), parse)

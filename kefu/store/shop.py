@@ -344,6 +344,7 @@ class ShopStore:
         order_id: Optional[str] = None,
         now: Optional[datetime] = None,
         with_photos: bool = False,
+        complaint_category: Optional[str] = None,
     ) -> TicketView:
         category = category if category in TICKET_SLA else "other"
         priority, hours = TICKET_SLA[category]
@@ -354,6 +355,7 @@ class ShopStore:
                 excerpt=excerpt[:_MAX_TEXT], channel=channel, conversation_key=conversation_key,
                 customer_id=customer_id, order_id=order_id, created_at=to_db(now),
                 sla_due_at=to_db(now + timedelta(hours=hours)),
+                complaint_category=complaint_category[:16] if complaint_category else None,
             )
             s.add(ticket)
             s.flush()

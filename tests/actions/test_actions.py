@@ -5,6 +5,7 @@ backend that is down."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from actions import aftersale, backend, dialogue, handoff, orders, products, sat
 from kefu.core import ids
 from kefu.core import responses as kefu_responses
 from kefu.store.db import make_engine
+from kefu.store.desk import DeskStore
 from kefu.store.shop import ShopStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -492,6 +494,41 @@ def test_serious_complaints_go_to_a_person(shop, agents_at_work, said, escalated
                            tracker(text=said, intent="complain", sender=f"c-{escalated}"))
     assert ("handoff_active" in slot_values(events)) == escalated
     assert responses(messages) == (["utter_handoff"] if escalated else ["utter_anything_else"])
+
+
+def test_a_handoff_carries_the_risk_and_the_complaint_category(shop, agents_at_work):
+    said = "快递员态度恶劣还把包裹摔坏了，你们不处理我就找律师起诉"
+    run(handoff.ActionHandoff(), tracker(text=said, intent="complain", sender="risky-1",
+                                         slots={"complaint_detail": said}))
+    [row] = DeskStore(shop.engine).queue(0)["waiting"]
+    assert row.summary["risk"]["signals"] == ["legal"] and said not in json.dumps(row.summary, ensure_ascii=False)
+    assert row.summary["complaint"]["category"] in ("logistics", "service", "quality")
+    assert (row.skill_group, row.priority) == ("complaints", 3)
+
+
+def test_a_complaint_ticket_is_categorised(shop):
+    detail = "收到的是假货，防伪码在官网查不到，你们虚假宣传"
+    run(tickets.ActionSubmitComplaint(), tracker({"complaint_detail": detail}, sender="cat-1"))
+    assert count(shop, "select complaint_category from tickets where category = 'complaint'") == "fraud"
+
+
+def test_a_blocked_conversation_gets_the_notice_until_unblocked(shop):
+    store = DeskStore(shop.engine)
+    agent = store.add_agent("boss", "Boss", "a long password 1")
+    store.queue_handoff("rest:rude-1", "rest", "requested", {"intents": []}, "zh")
+    [waiting] = store.queue(agent)["waiting"]
+    assert store.block(waiting.id, agent, "repeated abuse").ok
+    messages, events = run(handoff.ActionBlock(), tracker(sender="rude-1"))
+    assert responses(messages) == ["utter_blocked"] and slot_values(events)["conversation_blocked"] is True
+    assert slot_values(events)["handoff_active"] is False
+    blocked = {"conversation_blocked": True}
+    messages, events = run(handoff.ActionBlockedNotice(), tracker(blocked, sender="rude-1"))
+    assert responses(messages) == ["utter_blocked"]
+    nothing, _ = run(handoff.ActionBlock(), tracker(sender="someone-else"))  # the store decides, not the caller
+    assert nothing == []
+    assert store.unblock(waiting.id, agent).ok
+    messages, events = run(handoff.ActionBlockedNotice(), tracker(blocked, sender="rude-1"))
+    assert responses(messages) == ["utter_unblocked"] and slot_values(events)["conversation_blocked"] is False
 
 
 # -- a backend that is down -----------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 // step and nothing from a CDN. Shopper text goes in with textContent only.
 "use strict";
 
+const COMPLAINT = { logistics: "物流 Logistics", quality: "质量 Quality", service: "服务态度 Service attitude",
+  price: "价格 Price", fraud: "欺诈 Fraud", other: "其他 Other" };
+
 const SVG = "http://www.w3.org/2000/svg";
 const state = { intents: [], metrics: null };
 
@@ -144,6 +147,8 @@ function render(m) {
     m.misunderstood_top.map((r) => [r.text, r.count, r.predicted_intent || "—"]));
   table($("assist-acceptance"), ["意图 Intent", "回复 Replies", "直接用 Used", "改后用 Edited", "未用 Ignored", "采纳率 Accepted"],
     (m.assist || []).map((r) => [r.intent, r.replies, r.used, r.edited, r.ignored, r.acceptance === null ? "—" : pct(r.acceptance)]));
+  table($("complaint-categories"), ["类别 Category", "投诉 Complaints"],
+    (m.complaints || []).map((r) => [COMPLAINT[r.category] || r.category, r.count]));
 }
 
 function rangeQuery() {

@@ -112,6 +112,22 @@ async function refreshAll(chatToo = true) {
 
 // -- the supervisors' alerts and lines (kefu/desk/routing.py) ------------------------------
 
+function blockButton(handoffId) {
+  const button = el("button", "danger", "封禁 Block");
+  button.type = "button";
+  button.setAttribute("aria-label", `封禁会话 Block conversation ${handoffId}`);
+  button.addEventListener("click", () => blockChat(handoffId));
+  return button;
+}
+
+async function blockChat(handoffId) {
+  const reason = window.prompt("封禁原因（会记录在审计日志）Reason (kept in the audit log)", "多次辱骂客服 repeated abuse");
+  if (!reason) return;
+  const data = await api("POST", `/api/handoffs/${handoffId}/block`, { reason });
+  $("chat-notice").textContent = data.notified ? "已封禁 Blocked" : "已封禁，但未能通知 Rasa，请再试一次 Blocked; Rasa not reached, try again";
+  scheduleRefresh(true);
+}
+
 async function refreshAlerts() {
   if (!state.supervisor) return;
   const [data, lines] = await Promise.all([api("GET", "/api/alerts"), api("GET", "/api/routing")]);
@@ -126,7 +142,9 @@ async function refreshAlerts() {
     ack.addEventListener("click", async () => { await api("POST", `/api/alerts/${a.id}/ack`); scheduleRefresh(); });
     const open = el("span", "", `#${a.handoff_id} ${a.text}`);
     open.addEventListener("click", () => openChat(a.handoff_id));
-    li.append(open, ack);
+    li.append(open);
+    if (a.kind === "abuse") li.append(blockButton(a.handoff_id));
+    li.append(ack);
     return li;
   }) : [el("li", "muted", "暂无 None")]));
   $("lines").tBodies[0].replaceChildren(...lines.groups.map((g) => {
@@ -156,6 +174,7 @@ function handoffItem(handoff) {
   if (handoff.id === state.current) li.classList.add("current");
   const title = el("div", "title", `#${handoff.id} ${CHANNEL[handoff.channel] || handoff.channel} · ${handoff.language === "en" ? "EN" : "中文"}`);
   if (TIER[handoff.tier]) title.append(el("span", `tier ${handoff.tier}`, TIER[handoff.tier]));
+  if ((handoff.routing || []).some((note) => note.kind === "risk")) title.append(el("span", "risk", "⚠ 风控 Risk"));
   const group = handoff.skill_group ? (state.groups[handoff.skill_group] || handoff.skill_group) : "";
   const meta = el("div", "meta",
     `${REASON[handoff.reason] || handoff.reason} · ${handoff.status === "waiting" ? `第 ${handoff.position} 位 #${handoff.position} · ` : ""}${minutes(handoff.created_at)}`);
@@ -237,6 +256,9 @@ async function refreshChat() {
   $("claim").hidden = h.status !== "waiting";
   $("transfer").hidden = $("transfer-to").hidden = $("resolve").hidden = !data.mine;
   $("reply-form").hidden = !data.mine;
+  const risk = data.risk || {};
+  $("block").hidden = !state.supervisor || risk.blocked || !risk.abuse_24h;
+  $("unblock").hidden = !state.supervisor || !risk.blocked;
   if (!data.rasa_ok) $("chat-notice").textContent = "无法读取 Rasa 对话记录 · Rasa tracker unavailable";
 
   const list = $("transcript");
@@ -414,6 +436,10 @@ function renderContext(h, customer) {
     ["排队 Queued", `${minutes(h.created_at)} 前 ago`],
     ["等级 Tier", TIER[h.tier] || ""],
     ["技能组 Group", h.skill_group ? (state.groups[h.skill_group] || h.skill_group) : ""],
+    ["风控 Risk", ((summary.risk || {}).reasons || []).join("、")],
+    ["投诉类别 Complaint", (summary.complaint || {}).name || ""],
+    ["辱骂 Abuse (24 h)", state.detail && state.detail.risk && state.detail.risk.abuse_24h ? String(state.detail.risk.abuse_24h) : ""],
+    ["封禁 Blocked", state.detail && state.detail.risk && state.detail.risk.blocked ? "是 yes" : ""],
     ...(h.routing || []).map((note) => ["分配 Routing", note.text]),
     ["意图 Intents", (summary.intents || []).join(", ")],
     ["订单 Order", summary.order_id || ""],
@@ -470,6 +496,12 @@ async function act(path, body, done) {
 }
 
 $("claim").addEventListener("click", () => act("claim"));
+$("block").addEventListener("click", () => { if (state.current !== null) blockChat(state.current); });
+$("unblock").addEventListener("click", async () => {
+  if (state.current === null) return;
+  await api("POST", `/api/handoffs/${state.current}/unblock`);
+  scheduleRefresh(true);
+});
 $("transfer").addEventListener("click", () => {
   const value = $("transfer-to").value;
   act("transfer", { to_agent_id: value ? Number(value) : null }, () => closeChat("已转接 · Transferred"));

@@ -20,6 +20,7 @@ action server can run side by side without assigning a chat twice.
 - ``queue``: handoffs and their messages (:class:`HandoffQueue`)
 - ``assignment``: automatic assignment, claims and transfers (:class:`Assignment`)
 - ``routing``: skill groups, shifts, overflow and supervisors' alerts (:class:`Routing`)
+- ``risk``: abuse and escalation signals of handed-off chats, escalation, blocking (:class:`RiskControl`)
 - ``agents``: agents and their presence (:class:`Agents`)
 - ``sessions``: login and its lockout, sessions, password changes (:class:`Sessions`)
 - ``canned``, ``tickets``, ``audit``, ``metrics``: canned replies, the
@@ -44,6 +45,7 @@ from kefu.store.desk.handoffs import OPEN
 from kefu.store.desk.metrics import DeskMetrics
 from kefu.store.desk.passwords import hash_password, needs_rehash, token_hash, verify_password
 from kefu.store.desk.queue import HandoffQueue
+from kefu.store.desk.risk import RiskControl
 from kefu.store.desk.routing import Routing
 from kefu.store.desk.sessions import (
     LOCK_BASE,
@@ -72,8 +74,8 @@ from kefu.store.desk.views import (
 from kefu.store.desk.waiting import QueueNews, Waiting, WaitView
 
 
-class DeskStore(HandoffQueue, Agents, Sessions, Routing, Assignment, AuditLog, Tickets, CannedReplies, DeskMetrics,
-                Waiting, Assist):
+class DeskStore(HandoffQueue, Agents, Sessions, Routing, RiskControl, Assignment, AuditLog, Tickets, CannedReplies,
+                DeskMetrics, Waiting, Assist):
     """The desk's data layer: ``DeskStore(engine, presence_seconds=90)``."""
 
 

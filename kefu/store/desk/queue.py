@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import select, update
 
 from kefu.core.clock import to_db, utcnow
+from kefu.risk import words as risk_words
 from kefu.store.db import session_scope
 from kefu.store.desk.assignment import Assignment
 from kefu.store.desk.audit import write_audit
@@ -27,12 +28,13 @@ from kefu.store.desk.handoffs import (
     open_handoff,
     queue_position,
 )
+from kefu.store.desk.risk import RiskControl
 from kefu.store.desk.routing import Routing
 from kefu.store.desk.views import Forbidden, HandoffView, MessageView, Outcome, may_see
 from kefu.store.models import Handoff, HandoffMessage
 
 
-class HandoffQueue(Routing, Assignment):
+class HandoffQueue(Routing, RiskControl, Assignment):
     # ---- what the Rasa actions call
 
     def queue_handoff(
@@ -64,9 +66,12 @@ class HandoffQueue(Routing, Assignment):
                     summary=text[:MAX_TEXT], status="waiting", created_at=to_db(now),
                     language=language, customer_id=customer_id, skill_group=route.group, group_since=to_db(now),
                     priority=route.priority, tier=route.tier, routing=json.dumps([note], ensure_ascii=False),
+                    escalated_at=to_db(now) if note["kind"] == "risk" else None,
                 )
                 s.add(mine)
                 s.flush()
+                if isinstance(summary, dict) and isinstance(summary.get("risk"), dict):
+                    self.record_queued_risk(s, mine, summary["risk"], now)
             position = queue_position(s, mine)
         self.assign_waiting()
         return position
@@ -79,12 +84,17 @@ class HandoffQueue(Routing, Assignment):
 
     def add_shopper_message(self, conversation_id: str, text: str) -> None:
         """Keep what the shopper wrote during the handoff (no open handoff:
-        nothing is kept)."""
+        nothing is kept), and what it carried: abuse, an escalation signal
+        (kefu/store/desk/risk.py)."""
         with session_scope(self.engine) as s:
             handoff = open_handoff(s, conversation_id)
             if handoff is not None and text:
+                now = utcnow()
                 s.add(HandoffMessage(handoff_id=handoff.id, sender="shopper", text=text[:MAX_TEXT],
-                                     created_at=to_db(utcnow()), delivered=True))
+                                     created_at=to_db(now), delivered=True))
+                assessment = risk_words.assess(text)
+                if assessment.abuse or assessment.signals:
+                    self.record_risk(s, handoff, assessment, now)
 
     def pop_agent_messages(self, conversation_id: str) -> List[str]:
         """The agents' undelivered texts to this conversation, oldest first,

@@ -33,9 +33,11 @@ class Routing(StoreBase):
         """The route of a new handoff: its requests from the summary, the
         tier from the shop's customer row (never from what the shopper said)."""
         intents = summary.get("intents") if isinstance(summary, dict) else None
+        risk = summary.get("risk") if isinstance(summary, dict) else None
+        risks = [str(r) for r in (risk.get("reasons") or ())] if isinstance(risk, dict) else []
         tier = s.execute(select(Customer.tier).where(Customer.id == customer_id)).scalar_one_or_none() \
             if customer_id is not None else None
-        return self.routing.route([str(i) for i in intents or ()], reason or "", tier)
+        return self.routing.route([str(i) for i in intents or ()], reason or "", tier, risks)
 
     def set_skills(self, agent_id: int, skills: Sequence[str], actor: Optional[int] = None) -> List[str]:
         """Replace an agent's skill groups (none: every group); a group

@@ -35,11 +35,13 @@ from kefu.store.models.desk import (
     AgentSkill,
     AssistOutcome,
     AuditEntry,
+    BlockedConversation,
     CannedReply,
     DeskAlert,
     DeskSession,
     Handoff,
     HandoffMessage,
+    RiskEvent,
 )
 from kefu.store.models.evidence import Evidence
 from kefu.store.models.notify import (
@@ -118,4 +120,6 @@ __all__ = [
     "AgentSkill",
     "AgentShift",
     "DeskAlert",
+    "RiskEvent",
+    "BlockedConversation",
 ]

@@ -41,6 +41,8 @@ class Handoff(Base):
     priority = Column(Integer, nullable=False, default=0, server_default="0")
     tier = Column(String(8))
     routing = Column(Text)
+    # risk control (kefu/risk/): when an escalation signal first raised it
+    escalated_at = Column(DateTime)
 
 
 class Agent(Base):
@@ -97,6 +99,33 @@ class DeskAlert(Base):
     created_at = Column(DateTime, nullable=False)
     acknowledged_at = Column(DateTime)
     acknowledged_by = Column(Integer, ForeignKey("agents.id", name="fk_desk_alerts_acknowledged_by_agents"))
+
+
+class RiskEvent(Base):
+    """An abusive message or an escalation signal in a conversation handed
+    to the desk: kinds only, never the words (kefu/store/desk/risk.py)."""
+
+    __tablename__ = "risk_events"
+    __table_args__ = (Index("ix_risk_events_conversation_time", "conversation_id", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", name="fk_risk_events_handoff_id_handoffs"))
+    kind = Column(String(16), nullable=False)  # abuse | regulator | legal | media | threat | self_harm | negative
+    created_at = Column(DateTime, nullable=False)
+
+
+class BlockedConversation(Base):
+    """A conversation a supervisor blocked for repeated abuse: its messages
+    get a polite notice instead of the bot or an agent (channels/edge.py)."""
+
+    __tablename__ = "blocked_conversations"
+
+    conversation_id = Column(String(255), primary_key=True)
+    reason = Column(String(200), nullable=False)
+    blocked_by = Column(Integer, ForeignKey("agents.id", name="fk_blocked_conversations_blocked_by_agents"),
+                        nullable=False)
+    created_at = Column(DateTime, nullable=False)
 
 
 class HandoffMessage(Base):

@@ -161,6 +161,8 @@ class Ticket(Base):
     created_at = Column(DateTime, nullable=False)
     sla_due_at = Column(DateTime, nullable=False)
     resolved_at = Column(DateTime)
+    #: a complaint's category (kefu/risk/complaints.py): logistics | quality | service | price | fraud | other
+    complaint_category = Column(String(16), index=True)
 
 
 class AftersaleRequest(Base):
