@@ -17,7 +17,14 @@ $(INSTALLED): requirements.lock requirements-rasa.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-rasa.lock
 	touch $@
 
-install: $(INSTALLED)
+## the dashboard's charting library (Apache ECharts from the npm registry, served by the desk itself);
+## without npm the dashboard draws its charts by hand as before
+DESK_JS := kefu/desk/node_modules/.package-lock.json
+$(DESK_JS): kefu/desk/package.json kefu/desk/package-lock.json
+	@if command -v npm >/dev/null; then cd kefu/desk && npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the dashboard draws its charts without ECharts"; fi
+
+install: $(INSTALLED) $(DESK_JS)
 
 ## regenerate the NLU files derived from the catalogue and the entity patterns
 lookup: install

@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.analytics import journeys
 from kefu.core import ids
 from kefu.core import text as texts
 from kefu.core.privacy import anonymise
@@ -147,6 +148,16 @@ class _Folder:
             conversation.channel = channel
         if fallback or low:
             self.misunderstood(turn, parse, "fallback" if fallback else "low_confidence")
+        journeys.fold(self.s, conversation.id, event, when, turn.text)
+
+    def step(self, sender_id: str, event: Dict[str, Any], when: datetime) -> bool:
+        """A slot or a bot message may advance a journey of the sender's
+        latest conversation (kefu/analytics/journeys.py)."""
+        conversation = self.latest_conversation(sender_id)
+        if conversation is None:
+            return False
+        journeys.fold(self.s, conversation.id, event, when, None)
+        return True
 
     def fallback_action(self, sender_id: str, when: datetime) -> None:
         turn = self.s.execute(
@@ -189,6 +200,8 @@ def apply_event(session: Session, event: Dict[str, Any], sender_id: Optional[str
         folder.user(str(sender), event)
     elif kind == "action" and event.get("name") in FALLBACK_ACTIONS:
         folder.fallback_action(str(sender), when)
+    elif kind in ("slot", "bot"):
+        return folder.step(str(sender), event, when)
     else:
         return False
     return True

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from kefu.analytics import journeys, regions
 from kefu.core.ids import conversation_key
 from kefu.store.db import session_scope
 from kefu.store.desk.assist import acceptance
@@ -124,6 +125,8 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
         ).all()
         names = dict(s.execute(select(Agent.id, Agent.display_name)).all())
         suggestions = acceptance(s, start, end)
+        flows = journeys.funnels(s, start, end)
+        regional = regions.by_province(s, start, end)
         complaint_rows = s.execute(
             select(Ticket.complaint_category).where(Ticket.category == "complaint", Ticket.created_at >= start,
                                                     Ticket.created_at < end)).scalars().all()
@@ -165,6 +168,7 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
     per_channel: Dict[str, List[int]] = defaultdict(list)
     per_agent: Dict[str, List[int]] = defaultdict(list)
     per_intent: Dict[str, List[int]] = defaultdict(list)
+    per_handling: Dict[str, List[int]] = defaultdict(list)  # bot_only | agent
     distribution = {str(k): 0 for k in range(1, 6)}
     for r in ratings:
         per_channel[r.channel or "unknown"].append(r.score)
@@ -173,6 +177,7 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
                   if created <= r.created_at]
         agent_id = max(before, key=lambda x: x[0])[1] if before else None
         per_agent[names.get(agent_id, f"agent {agent_id}") if agent_id is not None else BOT].append(r.score)
+        per_handling["agent" if agent_id is not None else "bot_only"].append(r.score)
         if str(r.score) in distribution:
             distribution[str(r.score)] += 1
     scores = [r.score for r in ratings]
@@ -222,10 +227,16 @@ def compute(engine: Engine, start: datetime, end: datetime) -> Dict[str, Any]:
             "by_channel": _scores(per_channel),
             "by_agent": _scores(per_agent),
             "by_intent": _scores(per_intent),
+            # conversations the bot handled alone, and those an agent took
+            "by_handling": _scores(per_handling),
         },
         "misunderstood_top": [{"text": t, "count": n, "predicted_intent": i} for t, n, i in top],
         # the desk's suggested replies: acceptance per intent (kefu/desk/assist.py)
         "assist": suggestions,
         # complaints by category (kefu/risk/complaints.py), most first
         "complaints": _counted(Counter(c or "other" for c in complaint_rows), "category"),
+        # service journeys: funnels per flow with drop-off and examples (kefu/analytics/journeys.py)
+        "journeys": flows,
+        # orders and complaints per province, from the delivery addresses (kefu/analytics/regions.py)
+        "regions": regional,
     }

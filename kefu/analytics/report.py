@@ -64,6 +64,56 @@ def _series(path: Path, points: List[Dict[str, Any]], title: str, bucket: str) -
     plt.close(fig)
 
 
+def _funnels(path: Path, flows: List[Dict[str, Any]]) -> None:
+    """One horizontal funnel per flow: how many journeys reached each step."""
+    fig, axes = plt.subplots(len(flows) or 1, 1, figsize=(7, 1.2 + 1.1 * sum(len(f["steps"]) for f in flows) / 2),
+                             dpi=100, squeeze=False)
+    for ax, flow in zip(axes[:, 0], flows, strict=False):  # one axis even with no flow
+        steps = flow["steps"]
+        ax.barh([st["en"] for st in steps][::-1], [st["reached"] for st in steps][::-1], color=COLOR)
+        ax.set_title(f"{flow['en']}: {flow['started']} started, {flow['completed']} completed")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _tiles(path: Path, provinces: List[Dict[str, Any]], key: str, title: str) -> None:
+    """The tile map: one square per province at its rough place, coloured by ``key``."""
+    cols = max(p["col"] for p in provinces) + 1
+    rows = max(p["row"] for p in provinces) + 1
+    grid = [[float("nan")] * cols for _ in range(rows)]
+    for p in provinces:
+        grid[p["row"]][p["col"]] = p[key]
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+    image = ax.imshow(grid, cmap="YlOrRd", vmin=0)
+    for p in provinces:
+        ax.text(p["col"], p["row"], f"{p['en'][:9]}\n{p[key]}", ha="center", va="center", fontsize=6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _journeys(flows: List[Dict[str, Any]]) -> str:
+    parts = []
+    for flow in flows:
+        rows = []
+        for st in flow["steps"]:
+            where = f"journeys.{flow['flow']}.{st['step']}"
+            examples = "；".join(html.escape(t) for t in st["examples"])
+            rows.append(f"<tr><td>{html.escape(st['zh'])} {html.escape(st['en'])}</td>"
+                        f"<td>{_metric(where + '.reached', st['reached'])}</td>"
+                        f"<td>{_metric(where + '.dropped', st['dropped'])}</td><td>{examples}</td></tr>")
+        parts.append(f"<h3>{html.escape(flow['zh'])} {html.escape(flow['en'])}: "
+                     f"{_metric('journeys.' + flow['flow'] + '.completion', flow['completion'], 'pct')}</h3>"
+                     f"<table><tr><th>step</th><th>reached</th><th>dropped</th><th>where they stopped</th></tr>"
+                     f"{''.join(rows)}</table>")
+    return "".join(parts)
+
+
 def _table(rows: List[Dict[str, Any]], key: str, path: str, columns: Sequence[str] = ("count",)) -> str:
     if not rows:
         return "<p class=muted>—</p>"
@@ -95,6 +145,10 @@ def write_report(metrics: Dict[str, Any], out_dir: Path, title: Optional[str] = 
                                               [r["count"] for r in h["by_reason"]], "Handoff reasons"),
         "csat_channel.png": lambda p: _bar(p, [r["key"] for r in s["by_channel"]],
                                            [r["average"] for r in s["by_channel"]], "CSAT per channel (1-5)"),
+        "journeys.png": lambda p: _funnels(p, metrics["journeys"]),
+        "regions.png": lambda p: _tiles(p, metrics["regions"]["provinces"], "orders", "Orders per province"),
+        "complaint_regions.png": lambda p: _tiles(p, metrics["regions"]["provinces"], "complaints",
+                                                  "Complaints per province"),
     }
     for name, draw in charts.items():
         draw(out / name)
@@ -153,6 +207,15 @@ td, th {{ border-bottom: 1px solid #e4e7eb; padding: 2px 8px; text-align: left; 
 <h3>渠道 per channel</h3>{_table(s['by_channel'], 'key', 'csat.by_channel', ('count', 'average'))}
 <h3>客服 per agent</h3>{_table(s['by_agent'], 'key', 'csat.by_agent', ('count', 'average'))}
 <h3>意图 per intent</h3>{_table(s['by_intent'], 'key', 'csat.by_intent', ('count', 'average'))}</section>
+<section><h2>服务轨迹 Service journeys</h2>{img('journeys.png', 'funnels per flow')}
+{_journeys(metrics['journeys'])}</section>
+<section><h2>满意度：机器人 vs 人工 CSAT, bot only vs agent</h2>
+{_table(s['by_handling'], 'key', 'csat.by_handling', ('count', 'average'))}
+<h2>投诉类别 Complaints by category</h2>{_table(metrics['complaints'], 'category', 'complaints')}</section>
+<section><h2>地区 Orders by province</h2>{img('regions.png', 'orders per province')}</section>
+<section><h2>地区投诉 Complaints by province</h2>{img('complaint_regions.png', 'complaints per province')}
+{_table(sorted((p for p in metrics['regions']['provinces'] if p['orders'] or p['complaints']),
+               key=lambda p: -p['orders']), 'province', 'regions', ('orders', 'complaints'))}</section>
 <section><h2>未理解的消息 Top misunderstood messages</h2>
 <table><tr><th>text</th><th>count</th><th>best guess</th></tr>{top}</table></section>
 </div></body></html>

@@ -138,6 +138,19 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "dashboard.html", headers={"Cache-Control": "no-store"})
 
 
+#: Apache ECharts, installed from the npm registry by ``make install`` (kefu/desk/package.json) and
+#: served from here: the dashboard loads nothing from another origin
+ECHARTS = Path(__file__).resolve().parent / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+
+
+async def echarts(request: web.Request) -> web.StreamResponse:
+    """The charting library, or 404 when npm was not there to install it
+    (the dashboard then shows the same figures as tables)."""
+    if not ECHARTS.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(ECHARTS, headers={"Cache-Control": "private, max-age=86400"})
+
+
 async def get_metrics(request: web.Request) -> web.Response:
 
     _allowed(request)
@@ -264,6 +277,7 @@ def register(app: web.Application, managers: Optional[Iterable[str]] = None, tra
     app.cleanup_ctx.append(periodic)
 
     app.router.add_get("/dashboard", page)
+    app.router.add_get("/vendor/echarts.min.js", echarts)
     app.router.add_get("/api/analytics/metrics", get_metrics)
     app.router.add_post("/api/analytics/ingest", post_ingest)
     app.router.add_get("/api/analytics/intents", get_intents)

@@ -64,7 +64,8 @@ def test_report_html_and_charts_carry_the_same_figures(shop_engine, tracker_url,
     assert "57.1%" in html and "你们太坑了" in html
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == sorted(["conversations.png", "channels.png", "hours.png", "intents.png", "faq.png",
-                           "handoff_reasons.png", "csat_channel.png"])
+                           "handoff_reasons.png", "csat_channel.png", "journeys.png", "regions.png",
+                           "complaint_regions.png"])
     for name in pngs:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{name}"' in html

@@ -2,13 +2,15 @@
 PostgreSQL when present), needs a login, and renders in real Chromium."""
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 from sqlalchemy import text
 
 from kefu.analytics import answers
 from kefu.desk.app import create_app
-from kefu.desk.dashboard import TRACKER, register
+from kefu.desk.dashboard import ECHARTS, TRACKER, register
 from kefu.desk.settings import DeskSettings
 from tests.analytics.seeded import BOTH_DAYS, DAY1_ONLY, assert_figures, day1_events, day2_events, write_events
 from tests.conftest import launch_chromium
@@ -160,6 +162,19 @@ def test_dashboard_renders_in_chromium(page, dashboard, make_agent, tmp_path):
     expect(page.locator("#chart-reasons svg rect.bar")).to_have_count(3)
     expect(page.locator("#chart-faq svg rect.bar")).to_have_count(4)
     expect(page.locator("#csat-agent")).to_contain_text("小王")
+    # service journeys, CSAT bot only vs agent, the province heat map (Apache ECharts, served by the desk)
+    expect(page.locator('#journeys [data-flow="order_lookup"] tr[data-step="asked"]')).to_contain_text("1")
+    expect(page.locator("#csat-handling")).to_contain_text("人工 Agent")
+    if ECHARTS.is_file() or os.environ.get("CI") == "true":
+        expect(page.locator("#chart-journeys svg")).to_have_count(1)
+        funnel = page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-journeys'))"
+                               ".getOption().series.map((s) => s.data.map((d) => d.value))")
+        assert funnel[0][0] == 1 and len(funnel) == 2  # order lookup: asked once; and the return flow
+        tiles = page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-regions'))"
+                              ".getOption().series[0].data.length")
+        assert tiles == 34
+    else:  # no npm on this machine: the tables carry the figures
+        expect(page.locator("#chart-journeys")).to_have_class("echart off")
 
     # the date-range filter
     page.fill("#to", "2026-03-02")

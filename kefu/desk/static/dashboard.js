@@ -149,6 +149,85 @@ function render(m) {
     (m.assist || []).map((r) => [r.intent, r.replies, r.used, r.edited, r.ignored, r.acceptance === null ? "—" : pct(r.acceptance)]));
   table($("complaint-categories"), ["类别 Category", "投诉 Complaints"],
     (m.complaints || []).map((r) => [COMPLAINT[r.category] || r.category, r.count]));
+  const handling = m.csat.by_handling || [];
+  table($("csat-handling"), ["处理 Handled by", "评价 Ratings", "平均 Average"],
+    handling.map((r) => [HANDLING[r.key] || r.key, r.count, r.average.toFixed(2)]));
+  renderJourneys(m.journeys || []);
+  renderRegions(m.regions || { provinces: [] });
+}
+
+// -- the charts drawn with Apache ECharts (when the desk serves it) ------------------------
+
+const HANDLING = { bot_only: "仅机器人 Bot only", agent: "人工 Agent" };
+
+function echart(node) {
+  if (!window.echarts) { node.classList.add("off"); return null; }
+  // SVG: crisp, and the tests can read it; tooltips drawn in the canvas/SVG itself (no inline HTML under the CSP)
+  return window.echarts.getInstanceByDom(node) || window.echarts.init(node, null, { renderer: "svg" });
+}
+
+function renderJourneys(flows) {
+  $("journeys").replaceChildren(...flows.map((flow) => {
+    const box = el("div", "journey");
+    box.dataset.flow = flow.flow;
+    box.append(el("h3", null, `${flow.zh} ${flow.en}: ${flow.started} 次开始 started, ${flow.completed} 完成 completed` +
+      (flow.completion === null ? "" : ` (${pct(flow.completion)})`)));
+    const t = el("table", "data");
+    table(t, ["步骤 Step", "到达 Reached", "流失 Dropped", "流失前最后一句 Last words before leaving"],
+      flow.steps.map((st) => [`${st.zh} ${st.en}`, st.reached, st.dropped, st.examples.join(" ｜ ")]));
+    t.querySelectorAll("tr").forEach((tr, i) => { if (i > 0) tr.dataset.step = flow.steps[i - 1].step; });
+    box.append(t);
+    return box;
+  }));
+  const chart = echart($("chart-journeys"));
+  if (!chart) return;
+  const width = 100 / Math.max(flows.length, 1);
+  chart.setOption({
+    tooltip: { trigger: "item", renderMode: "richText" },
+    series: flows.map((flow, i) => ({
+      name: `${flow.zh} ${flow.en}`, type: "funnel", sort: "none", gap: 2, min: 0, max: Math.max(flow.started, 1),
+      left: `${i * width + 2}%`, width: `${width - 4}%`, top: 30, bottom: 10,
+      label: { show: true, position: "inside", formatter: "{b}: {c}" },
+      data: flow.steps.map((st) => ({ name: `${st.zh} ${st.en}`, value: st.reached })),
+    })),
+    title: flows.map((flow, i) => ({ text: `${flow.zh} ${flow.en}`, left: `${i * width + width / 2}%`, textAlign: "center",
+      textStyle: { fontSize: 13 } })),
+  }, true);
+}
+
+function renderRegions(regions) {
+  const key = $("region-key").value;
+  const provinces = regions.provinces || [];
+  const busiest = provinces.filter((p) => p.orders || p.complaints).sort((a, b) => b[key] - a[key]);
+  table($("regions"), ["省份 Province", "订单 Orders", "投诉 Complaints"],
+    busiest.map((p) => [`${p.province} ${p.en}`, p.orders, p.complaints]));
+  const chart = echart($("chart-regions"));
+  if (!chart) return;
+  const cols = Math.max(...provinces.map((p) => p.col), 0) + 1;
+  const rows = Math.max(...provinces.map((p) => p.row), 0) + 1;
+  const max = Math.max(...provinces.map((p) => p[key]), 1);
+  chart.setOption({
+    tooltip: { renderMode: "richText", formatter: (p) => `${p.data.name}: ${p.data.value[2]}` },
+    grid: { left: 10, right: 10, top: 10, bottom: 60 },
+    xAxis: { type: "category", data: [...Array(cols).keys()], show: false },
+    yAxis: { type: "category", data: [...Array(rows).keys()], inverse: true, show: false },
+    visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0,
+      inRange: { color: ["#fff7ec", "#fdbb84", "#d7301f"] } },
+    series: [{ type: "heatmap", itemStyle: { borderColor: "#fff", borderWidth: 2 },
+      label: { show: true, formatter: (p) => `${p.data.name}\n${p.data.value[2]}`, fontSize: 11 },
+      data: provinces.map((p) => ({ name: p.province, value: [p.col, p.row, p[key]] })) }],
+  }, true);
+  const handling = echart($("chart-handling"));
+  if (!handling || !state.metrics) return;
+  const split = state.metrics.csat.by_handling || [];
+  handling.setOption({
+    tooltip: { renderMode: "richText" },
+    grid: { left: 90, right: 30, top: 10, bottom: 20 },
+    xAxis: { type: "value", min: 0, max: 5 },
+    yAxis: { type: "category", data: split.map((r) => HANDLING[r.key] || r.key) },
+    series: [{ type: "bar", data: split.map((r) => r.average), label: { show: true, position: "right" },
+      itemStyle: { color: "#2563eb" } }],
+  }, true);
 }
 
 function rangeQuery() {
@@ -334,6 +413,7 @@ async function start() {
     button.addEventListener("click", () => { setDays(Number(button.dataset.days)); loadMetrics(); loadTrainer(); });
   });
   $("trainer-status").addEventListener("change", loadTrainer);
+  $("region-key").addEventListener("change", () => { if (state.metrics) renderRegions(state.metrics.regions); });
   loadAnswers();
   $("ingest").addEventListener("click", async () => {
     try {

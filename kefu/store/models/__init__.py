@@ -9,6 +9,7 @@ from __future__ import annotations
 from kefu.store.models.analytics import (
     AnalyticsConversation,
     AnalyticsCursor,
+    AnalyticsJourney,
     AnalyticsTurn,
     FaqCandidate,
     FaqProposal,
@@ -121,5 +122,6 @@ __all__ = [
     "AgentShift",
     "DeskAlert",
     "RiskEvent",
+    "AnalyticsJourney",
     "BlockedConversation",
 ]

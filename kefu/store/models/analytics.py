@@ -72,6 +72,25 @@ class AnalyticsTurn(Base):
     low_confidence = Column(Boolean, nullable=False, default=False)
 
 
+class AnalyticsJourney(Base):
+    """How far one conversation got through a flow (kefu/analytics/journeys.py):
+    the furthest step's index and the shopper's latest words before it ended
+    (anonymised, abuse masked)."""
+
+    __tablename__ = "analytics_journeys"
+    __table_args__ = (UniqueConstraint("conversation_id", "flow", name="uq_analytics_journeys_conversation_flow"),
+                      Index("ix_analytics_journeys_flow_start", "flow", "started_at"))
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("analytics_conversations.id",
+                                                 name="fk_analytics_journeys_conversation_id"), nullable=False)
+    flow = Column(String(32), nullable=False)
+    started_at = Column(DateTime, nullable=False)
+    furthest = Column(Integer, nullable=False, default=0)
+    last_text = Column(Text)
+    updated_at = Column(DateTime, nullable=False)
+
+
 class MisunderstoodMessage(Base):
     """A user message the bot fell back on or was unsure of, for trainers:
     they label it with the right intent and export the labels as NLU YAML."""
