@@ -68,13 +68,25 @@ class RoutingPolicy:
     overflow_after: timedelta
     escalation_group: str
     escalation_priority: int
+    category_priority: Mapping[str, int] = field(default_factory=dict)
 
     def route(self, intents: Sequence[str], reason: str, tier: Optional[str],
-              risks: Sequence[str] = ()) -> Route:
+              risks: Sequence[str] = (), complaint: Optional[str] = None) -> Route:
         """The group for a conversation whose requests were ``intents``
         (oldest first), handed over for ``reason``, of a customer of
         ``tier`` (None: not known to the shop, served as regular), whose
-        messages carried the escalation signals ``risks`` (their names)."""
+        messages carried the escalation signals ``risks`` (their names) and
+        whose complaint, if any, is of the category ``complaint``."""
+        route = self._route(intents, reason, tier, risks)
+        extra = self.category_priority.get(complaint or "", 0)
+        if not extra:
+            return route
+        text = (f"{route.note['text']}；投诉类别 {complaint}，优先级 +{extra}"
+                f" / complaint: {complaint}, priority +{extra}")
+        return Route(route.group, route.priority + extra, route.tier,
+                     {**route.note, "priority": route.priority + extra, "text": text})
+
+    def _route(self, intents: Sequence[str], reason: str, tier: Optional[str], risks: Sequence[str]) -> Route:
         level = self.tiers.get(tier or "regular") or self.tiers["regular"]
         if risks:
             priority = level.priority + self.escalation_priority
@@ -151,7 +163,8 @@ def parse(config: Mapping[str, Any]) -> RoutingPolicy:
     return RoutingPolicy(groups, tiers, default, dict(config.get("reasons") or {}),
                          frozenset(config.get("keep_for_tiers") or ()),
                          timedelta(minutes=float(config.get("overflow_after_minutes", 3))), escalation,
-                         int(config.get("escalation_priority", 3)))
+                         int(config.get("escalation_priority", 3)),
+                         {str(k): int(v) for k, v in (config.get("complaint_priority") or {}).items()})
 
 
 def load(path: Optional[Path] = None) -> RoutingPolicy:

@@ -66,6 +66,9 @@ def test_the_request_and_the_tier_decide_the_group_and_priority():
     svip_complaint = policy.route(["complain"], "complaint", "svip")  # complaints stay with the specialists
     assert (svip_complaint.group, svip_complaint.priority) == ("complaints", 2)
     assert policy.route(["request_refund"], "requested", "gold").tier == "regular"  # an unknown tier is regular
+    fraud = policy.route(["complain"], "complaint", None, complaint="fraud")  # routing.yml: fraud +2
+    assert (fraud.group, fraud.priority) == ("complaints", 2) and "fraud" in fraud.note["text"]
+    assert policy.route(["complain"], "complaint", None, complaint="price").priority == 0
 
 
 def test_a_policy_naming_an_unknown_group_is_refused_when_read():

@@ -35,9 +35,11 @@ class Routing(StoreBase):
         intents = summary.get("intents") if isinstance(summary, dict) else None
         risk = summary.get("risk") if isinstance(summary, dict) else None
         risks = [str(r) for r in (risk.get("reasons") or ())] if isinstance(risk, dict) else []
+        complaint = summary.get("complaint") if isinstance(summary, dict) else None
+        category = str(complaint.get("category") or "") if isinstance(complaint, dict) else None
         tier = s.execute(select(Customer.tier).where(Customer.id == customer_id)).scalar_one_or_none() \
             if customer_id is not None else None
-        return self.routing.route([str(i) for i in intents or ()], reason or "", tier, risks)
+        return self.routing.route([str(i) for i in intents or ()], reason or "", tier, risks, category)
 
     def set_skills(self, agent_id: int, skills: Sequence[str], actor: Optional[int] = None) -> List[str]:
         """Replace an agent's skill groups (none: every group); a group
