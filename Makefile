@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: install lint lookup train validate db seed simulate-orders agent demo-agents browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
+.PHONY: install lint lookup train validate db seed simulate-orders simulate-shoppers agent demo-agents browser nginx analytics-ingest report run run-prod shell test test-unit test-stories bench-nlu bench-perf bench-load bench-faults clean
 
 $(INSTALLED): requirements.lock requirements-rasa.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ seed: install
 ## the demo shop tells the running assistant about its orders (signed webhook, docs/notifications.md)
 simulate-orders: db
 	$(PY) -m kefu.notify.simulate
+
+## scripted shoppers talk to the running assistant over REST (order lookups, returns, a VIP, 12315, abuse),
+## then the analytics fold their events: the desk and the dashboard have something to show
+simulate-shoppers: db
+	$(PY) -m kefu.analytics.simulate
 
 ## add an agent to the agent desk: make agent AGENT=li NAME=小李 (asks for a password)
 agent: db

@@ -1,0 +1,72 @@
+"""``make simulate-shoppers`` against the real servers: its scripted
+shoppers go over the REST channel to Rasa and the action server, their
+events land in Rasa's SQL tracker store, the analytics fold them, and each
+capability shows what it should: the journeys' furthest steps from real
+Rasa events, a VIP routed to the VIP desk, a 12315 complaint escalated to
+the complaints group, repeated abuse alerted."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from kefu.analytics import ingest, simulate
+from kefu.core.ids import conversation_key
+from kefu.store.db import make_engine, session_scope
+from kefu.store.desk import DeskStore
+from kefu.store.models import AnalyticsConversation, AnalyticsJourney, DeskAlert, Handoff
+from tests.conftest import start_kefu
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def servers(shop_url, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("simulate")
+    kefu = start_kefu(workdir, shop_url, tracker_db=workdir / "tracker.db")
+    yield kefu, f"sqlite:///{workdir / 'tracker.db'}"
+    kefu.stop()
+
+
+def _furthest(engine, sender: str):
+    with session_scope(engine) as s:
+        return dict(s.execute(
+            select(AnalyticsJourney.flow, AnalyticsJourney.furthest)
+            .join(AnalyticsConversation, AnalyticsConversation.id == AnalyticsJourney.conversation_id)
+            .where(AnalyticsConversation.conversation_key == conversation_key(f"rest:{sender}"))).all())
+
+
+def test_the_simulated_shoppers_exercise_journeys_routing_and_risk(servers, shop_url):
+    kefu, tracker_url = servers
+    senders = simulate.run(kefu.rasa_url, quiet=True)
+    engine = make_engine(shop_url)
+    try:
+        _check(engine, tracker_url, senders)
+    finally:  # the shop is shared: later tests' agents must not get these chats
+        with session_scope(engine) as s:
+            s.execute(update(Handoff).where(Handoff.conversation_id.in_([f"rest:{x}" for x in senders]),
+                                            Handoff.status != "closed").values(status="closed"))
+        engine.dispose()
+
+
+def _check(engine, tracker_url: str, senders) -> None:
+    assert ingest.ingest_tracker_store(engine, tracker_url) > 0
+    by_name = dict(zip([s.name for s in simulate.SHOPPERS], senders, strict=True))
+    assert _furthest(engine, by_name["order lookup, answered"]) == {"order_lookup": 3}  # asked, id, proven, answered
+    assert _furthest(engine, by_name["order lookup, stops at the digits"]) == {"order_lookup": 1}
+    assert _furthest(engine, by_name["order lookup, gives up at once"]) == {"order_lookup": 0}
+    assert _furthest(engine, by_name["return, submitted"]) == {"return": 3}  # no photo asked for "尺码偏小"
+    assert _furthest(engine, by_name["return, too late"]) == {"return": 0}
+
+    desk = DeskStore(engine)
+    vip = desk.active_handoff(f"rest:{by_name['VIP asks for a person']}")
+    assert (vip.skill_group, vip.tier, vip.priority) == ("vip", "vip", 1)
+    regular = desk.active_handoff(f"rest:{by_name['regular shopper asks for a person']}")
+    assert (regular.skill_group, regular.tier, regular.priority) == ("presale", "regular", 0)
+    angry = desk.active_handoff(f"rest:{by_name['complaint threatening 12315']}")
+    assert angry.skill_group == "complaints" and angry.priority >= 3
+    assert "regulator" in angry.summary["risk"]["signals"]
+    rude = desk.active_handoff(f"rest:{by_name['keeps insulting the agents']}")
+    assert desk.abuse_count(rude.conversation_id) == 3
+    with session_scope(engine) as s:
+        kinds = {(a.kind, a.handoff_id) for a in s.execute(select(DeskAlert)).scalars()}
+    assert ("abuse", rude.id) in kinds and ("escalation", angry.id) in kinds
