@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kefu.core.clock import to_db, utcnow
 from kefu.routing.roster import on_shift
@@ -62,11 +62,19 @@ def served_by(handoff: Handoff) -> FrozenSet[str]:
     return frozenset(g for g in (handoff.skill_group, handoff.overflowed_from) if g)
 
 
-def _take(s: Session, handoff_id: int, agent_id: int, now: datetime) -> bool:
+def _take(s: Session, handoff_id: int, agent_id: int, now: datetime, cap: Optional[int] = None) -> bool:
     """Assign a handoff that is still waiting (a conditional update: of two
-    takers, one wins) and note when the agent last got one."""
+    takers, one wins) and note when the agent last got one. With ``cap``,
+    only while the agent holds fewer chats, counted in the same statement:
+    SQLite has no row locks, and two assignment runs that both read "room
+    for one" must not both fill it."""
+    conditions = [Handoff.id == handoff_id, Handoff.status == "waiting"]
+    if cap is not None:
+        held = aliased(Handoff)
+        conditions.append(select(func.count()).select_from(held).where(
+            held.status == "assigned", held.agent_id == agent_id).scalar_subquery() < cap)
     taken = s.execute(
-        update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
+        update(Handoff).where(*conditions)
         .values(status="assigned", agent_id=agent_id, assigned_at=to_db(now))
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -97,7 +105,7 @@ class Assignment(StoreBase):
                     continue  # its group is full: later chats of other groups may still be served
                 eligible.sort(key=lambda c: c.rank(groups))
                 agent_id, handoff_id = eligible[0].agent_id, handoff.id
-                if not _take(s, handoff_id, agent_id, now):
+                if not _take(s, handoff_id, agent_id, now, cap=eligible[0].cap):
                     continue
                 write_audit(s, None, "auto_assign", f"handoff:{handoff_id}", f"agent:{agent_id}")
                 made.append((handoff_id, agent_id))
