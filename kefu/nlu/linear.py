@@ -32,10 +32,10 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -75,15 +75,39 @@ def restore(model_storage: ModelStorage, resource: Resource, filename: str) -> A
 
 
 def sentence_features(messages: List[Message]) -> csr_matrix:
-    """The sentence-level sparse (and dense, if any) features of ``messages``
-    as one matrix, a row per message."""
-    rows = []
-    for message in messages:
-        sparse = message.get_sparse_features(attribute=TEXT)[1]
-        dense = message.get_dense_features(attribute=TEXT)[1]
-        rows.append(hstack([csr_matrix(sparse.features if sparse else []),
-                            csr_matrix(dense.features if dense else [])]))
-    return vstack(rows).tocsr()
+    """The sentence-level features of ``messages``' text as one matrix, a row
+    per message: the sparse ones side by side in the order the featurizers
+    added them, then the dense ones (Rasa's ``get_sparse_features`` order).
+
+    Built in one step from the rows' non-zeros: Rasa's own way
+    (``get_sparse_features``) copies and re-stacks scipy matrices for every
+    message and featurizer, which took longer than fitting the models."""
+    rows: List[int] = []
+    columns: List[np.ndarray] = []
+    values: List[np.ndarray] = []
+    dense_rows: List[np.ndarray] = []
+    width = 0
+    for row, message in enumerate(messages):
+        offset = 0
+        for feature in message.features:
+            if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE or not feature.is_sparse():
+                continue
+            matrix = feature.features.tocoo()
+            rows.extend([row] * matrix.nnz)
+            columns.append(matrix.col + offset)
+            values.append(matrix.data)
+            offset += matrix.shape[-1]
+        width = max(width, offset)
+        dense = [f.features.reshape(-1) for f in message.features
+                 if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_dense()]
+        dense_rows.append(np.concatenate(dense) if dense else np.zeros(0))
+    sparse = csr_matrix((np.concatenate(values) if values else np.zeros(0),
+                         (np.asarray(rows, dtype=np.int64),
+                          np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64))),
+                        shape=(len(messages), width))
+    if not any(d.size for d in dense_rows):
+        return sparse
+    return hstack([sparse, csr_matrix(np.vstack(dense_rows))]).tocsr()
 
 
 def softmax_with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -97,11 +121,21 @@ def softmax_with_temperature(probabilities: np.ndarray, temperature: float) -> n
     return scaled / scaled.sum(axis=-1, keepdims=True)
 
 
+#: how the logistic regressions are fitted. On Kefu's features (tens of
+#: thousands of sparse columns, fifty classes) lbfgs needs ~230 full-gradient
+#: iterations and half a minute for the intents; the stochastic average
+#: gradient reaches the same model (the same predictions and confidences on
+#: the held-out test set) in a few seconds, which is what keeps a data-only
+#: retrain short. Seeded, so the same data gives the same model.
+SOLVER = {"solver": "sag", "tol": 1e-3, "max_iter": 1000, "random_state": 42}
+
+
 def logistic_regression(config: Dict[Text, Any]) -> Any:
     """The model: TF-IDF weights (sub-linear counts, rows of unit length, so
     that long messages do not get louder) and a logistic regression."""
-    model = LogisticRegression(C=config["C"], max_iter=config["max_iter"], tol=config["tol"], solver="lbfgs",
-                               class_weight=config["class_weight"], random_state=config["random_state"])
+    model = LogisticRegression(C=config["C"], max_iter=config["max_iter"], tol=config["tol"],
+                               solver=config["solver"], class_weight=config["class_weight"],
+                               random_state=config["random_state"])
     if not config.get("tfidf", True):
         return model
     return make_pipeline(TfidfTransformer(sublinear_tf=True), model)
@@ -115,7 +149,7 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "C": 10.0, "max_iter": 2000, "tfidf": True,
+        return {**LogisticRegressionClassifier.get_default_config(), **SOLVER, "C": 10.0, "tfidf": True,
                 "class_weight": "balanced", "temperature": 1.0, "blend": 0.0, "ranking_length": 10}
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource) -> None:
@@ -178,8 +212,7 @@ class LinearResponseSelector(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 10.0, "max_iter": 2000, "tol": 1e-4, "class_weight": "balanced", "random_state": 42,
-                "tfidf": True, "ranking_length": 5}
+        return {**SOLVER, "C": 10.0, "class_weight": "balanced", "tfidf": True, "ranking_length": 5}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  models: Optional[Dict[str, Any]] = None, responses: Optional[Dict[str, list]] = None) -> None:
