@@ -2,8 +2,7 @@
 retrieval intent.
 
 Kefu's messages are short and its features are word and character n-grams
-(``CountVectorsFeaturizer``) plus the regex features of order ids and
-products. On such features a regularised logistic regression is as accurate
+plus the regex features of order ids and products (``kefu/nlu/features.py``). On such features a regularised logistic regression is as accurate
 as DIET here (reports/nlu/), trains in seconds instead of minutes, answers in
 well under a millisecond, and its probabilities are close to calibrated,
 which matters because the fallback decides on them.
@@ -18,12 +17,15 @@ which matters because the fallback decides on them.
   ran on every message before, whatever its intent). Its output has the shape
   of Rasa's, so ``utter_faq`` & co. and ``action_route_request`` read it as
   they always did.
+
+Both store their models as plain arrays (``model_arrays``), not pickles.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -43,35 +45,57 @@ from sklearn.pipeline import make_pipeline
 logger = logging.getLogger(__name__)
 
 RESPONSE_SELECTOR = "response_selector"
-#: types skops does not trust by default but our models hold (TfidfTransformer's
-#: idf diagonal); anything else in a model file is refused, never loaded
-TRUSTED_TYPES = ["scipy.sparse._csr.csr_matrix"]
+#: the layout of the stored models; a new value makes Rasa's training cache
+#: retrain instead of handing back a directory in an older layout
+MODEL_FORMAT = 2
 
 
-def save(value: Any, model_storage: ModelStorage, resource: Resource, filename: str) -> None:
-    import skops.io as sio
+def model_arrays(model: Any) -> Dict[str, np.ndarray]:
+    """What a fitted TF-IDF + logistic regression predicts with, as plain
+    arrays: stored with ``allow_pickle=False``, a model file can hold numbers
+    and strings only, never code (pickle-based formats run what they load),
+    and reading it needs no serialisation library."""
+    steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
+    arrays: Dict[str, np.ndarray] = {}
+    for step in steps:
+        if isinstance(step, TfidfTransformer):
+            arrays["idf"] = np.asarray(step.idf_)
+        else:
+            arrays.update(coef=step.coef_, intercept=step.intercept_,
+                          classes=np.asarray([str(c) for c in step.classes_]))
+    return arrays
 
+
+def model_from_arrays(arrays: Dict[str, np.ndarray], config: Dict[Text, Any]) -> Any:
+    """The model :func:`model_arrays` took apart, ready to predict."""
+    model = logistic_regression({**config, "tfidf": "idf" in arrays})
+    classifier = model.steps[-1][1] if hasattr(model, "steps") else model
+    classifier.coef_, classifier.intercept_, classifier.classes_ = (
+        arrays["coef"], arrays["intercept"], arrays["classes"])
+    if "idf" in arrays:
+        model.steps[0][1].idf_ = arrays["idf"]
+    return model
+
+
+def save(arrays: Dict[str, np.ndarray], meta: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+         name: str) -> None:
     with model_storage.write_to(resource) as model_dir:
-        sio.dump(value, model_dir / filename)
+        np.savez(model_dir / f"{name}.npz", **arrays)
+        (model_dir / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 
-def restore(model_storage: ModelStorage, resource: Resource, filename: str) -> Any:
-    """What :func:`save` stored, or None when nothing was; a file that holds
-    types beyond :data:`TRUSTED_TYPES` is an error, not a model."""
-    import skops.io as sio
-
+def restore(model_storage: ModelStorage, resource: Resource,
+            name: str) -> Optional[Tuple[Dict[str, np.ndarray], Dict[str, Any]]]:
+    """What :func:`save` stored (arrays, meta), or None when nothing was."""
     try:
         with model_storage.read_from(resource) as model_dir:
-            path = model_dir / filename
-            untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
-            if untrusted:
-                raise ValueError(f"{path} holds types that are not trusted: {sorted(untrusted)}")
-            return sio.load(path, trusted=TRUSTED_TYPES)
+            with np.load(model_dir / f"{name}.npz", allow_pickle=False) as stored:
+                arrays = {key: stored[key] for key in stored.files}
+            meta = json.loads((model_dir / f"{name}.json").read_text(encoding="utf-8"))
     except (ValueError, FileNotFoundError) as error:
-        if "not trusted" in str(error):
-            raise
         logger.debug("nothing stored for %s: %s", resource.name, error)
         return None
+    return arrays, meta
 
 
 def sentence_features(messages: List[Message]) -> csr_matrix:
@@ -150,6 +174,7 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {**LogisticRegressionClassifier.get_default_config(), **SOLVER, "C": 10.0, "tfidf": True,
+                "format": MODEL_FORMAT,
                 "class_weight": "balanced", "temperature": 1.0, "blend": 0.0, "ranking_length": 10}
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource) -> None:
@@ -160,15 +185,15 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
         return sentence_features(messages)
 
     def persist(self) -> None:
-        save(self.clf, self._model_storage, self._resource, "intents.skops")
+        save(model_arrays(self.clf), {}, self._model_storage, self._resource, "intents")
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "LinearIntentClassifier":
         component = cls(config, execution_context.node_name, model_storage, resource)
-        stored = restore(model_storage, resource, "intents.skops")
+        stored = restore(model_storage, resource, "intents")
         if stored is not None:
-            component.clf = stored
+            component.clf = model_from_arrays(stored[0], component.config)
         return component
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -212,7 +237,8 @@ class LinearResponseSelector(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**SOLVER, "C": 10.0, "class_weight": "balanced", "tfidf": True, "ranking_length": 5}
+        return {**SOLVER, "C": 10.0, "class_weight": "balanced", "tfidf": True, "ranking_length": 5,
+                "format": MODEL_FORMAT}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  models: Optional[Dict[str, Any]] = None, responses: Optional[Dict[str, list]] = None) -> None:
@@ -271,11 +297,24 @@ class LinearResponseSelector(GraphComponent):
         }
 
     def persist(self) -> None:
-        save({"models": self.models, "responses": self.responses}, self._model_storage, self._resource,
-             "selector.skops")
+        arrays = {f"{intent}.{key}": value for intent, model in self.models.items() if not isinstance(model, str)
+                  for key, value in model_arrays(model).items()}
+        single = {intent: model for intent, model in self.models.items() if isinstance(model, str)}
+        save(arrays, {"single": single, "responses": self.responses}, self._model_storage, self._resource,
+             "selector")
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "LinearResponseSelector":
-        stored = restore(model_storage, resource, "selector.skops") or {}
-        return cls(config, model_storage, resource, stored.get("models"), stored.get("responses"))
+        config = {**cls.get_default_config(), **config}
+        stored = restore(model_storage, resource, "selector")
+        if stored is None:
+            return cls(config, model_storage, resource)
+        arrays, meta = stored
+        by_intent: Dict[str, Dict[str, np.ndarray]] = defaultdict(dict)
+        for key, value in arrays.items():
+            intent, name = key.rsplit(".", 1)
+            by_intent[intent][name] = value
+        models: Dict[str, Any] = {intent: model_from_arrays(parts, config) for intent, parts in by_intent.items()}
+        models.update(meta["single"])
+        return cls(config, model_storage, resource, models, meta["responses"])

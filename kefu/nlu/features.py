@@ -1,0 +1,151 @@
+"""One featurizer for Kefu's linear models: the sentence features of a
+message's text, computed for a whole batch at once.
+
+Kefu's intent and topic classifiers (``kefu/nlu/linear.py``) read sentence
+features only: which pattern entities and catalogue names occur, and counts
+of word and character n-grams. Rasa's ``RegexFeaturizer`` and two
+``CountVectorsFeaturizer`` produced them, but each of those also builds a
+matrix per token (nothing here reads it), transforms one message at a time,
+and hands the whole training set on to the next node, where Rasa's training
+cache fingerprints every message, token and matrix again: two thirds of a
+data-only retrain went there (reports/perf/). This component computes the
+same three blocks in one pass over the batch and attaches one sparse row per
+message.
+
+The features are Rasa's own: tokens (their lemma) with numbers replaced by
+``__NUMBER__`` and lower-cased, joined by spaces; word n-grams over Rasa's
+``(?u)\\b\\w+\\b`` token pattern and ``char_wb`` n-grams, each keeping the
+n-grams seen in at least ``min_df`` training messages; one 0/1 column per
+regex and lookup table of the training data that matches the text.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.nlu.utils import pattern_utils
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT, TEXT_TOKENS
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import coo_matrix, csr_matrix, hstack
+from sklearn.feature_extraction.text import CountVectorizer
+
+NUMBER = re.compile(r"\b[0-9]+\b")
+FILE = "sentence_features.json"
+
+
+def token_text(message: Message) -> str:
+    """The message's tokens as Rasa's count vectors read them."""
+    tokens = message.get(TEXT_TOKENS) or []
+    return " ".join(NUMBER.sub("__NUMBER__", token.lemma).lower() for token in tokens)
+
+
+def vectorizer(analyzer: str, settings: Dict[str, Any], vocabulary: Optional[Dict[str, int]] = None) -> CountVectorizer:
+    return CountVectorizer(analyzer=analyzer, token_pattern=r"(?u)\b\w+\b" if analyzer == "word" else None,
+                           lowercase=True, ngram_range=(settings["min_ngram"], settings["max_ngram"]),
+                           min_df=settings["min_df"], vocabulary=vocabulary, dtype=np.float64)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
+    """Pattern flags, word n-grams and character n-grams of the text, as one
+    sparse sentence feature per message."""
+
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**SparseFeaturizer.get_default_config(),
+                "word": {"min_ngram": 1, "max_ngram": 2, "min_df": 2},
+                "char": {"min_ngram": 1, "max_ngram": 4, "min_df": 2},
+                "patterns": True, "case_sensitive": False}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 execution_context: ExecutionContext, state: Optional[Dict[str, Any]] = None) -> None:
+        defaults = self.get_default_config()
+        config = {**defaults, **config, **{block: {**defaults[block], **(config.get(block) or {})}
+                                           for block in ("word", "char")}}
+        super().__init__(execution_context.node_name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        state = state or {}
+        self.patterns: List[Dict[str, str]] = state.get("patterns", [])
+        self.word = vectorizer("word", self._config["word"], state.get("word"))
+        self.char = vectorizer("char_wb", self._config["char"], state.get("char"))
+        self._compiled = self._compile()
+
+    def _compile(self) -> List[re.Pattern]:
+        flags = 0 if self._config["case_sensitive"] else re.IGNORECASE
+        return [re.compile(p["pattern"], flags) for p in self.patterns]
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentenceFeaturizer":
+        return cls(config, model_storage, resource, execution_context)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts = [token_text(m) for m in training_data.training_examples if m.get(TEXT) and m.get(TEXT_TOKENS)]
+        if not texts:
+            return self._resource
+        self.word.fit(texts)
+        self.char.fit(texts)
+        if self._config["patterns"]:
+            self.patterns = pattern_utils.extract_patterns(training_data, use_lookup_tables=True, use_regexes=True,
+                                                           use_only_entities=False, use_word_boundaries=False)
+            self._compiled = self._compile()
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / FILE).write_text(json.dumps({
+                "patterns": self.patterns,
+                "word": {k: int(v) for k, v in self.word.vocabulary_.items()},
+                "char": {k: int(v) for k, v in self.char.vocabulary_.items()},
+            }, ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceFeaturizer":
+        try:
+            with model_storage.read_from(resource) as directory:
+                state = json.loads((directory / FILE).read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError):
+            state = None  # not trained: features of nothing, as Rasa's featurizers do
+        return cls(config, model_storage, resource, execution_context, state)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        with_text = [m for m in messages if m.get(TEXT) and m.get(TEXT_TOKENS)]
+        trained = hasattr(self.word, "vocabulary_") or self.word.vocabulary is not None
+        if not with_text or not trained:
+            return messages
+        rows = self._features(with_text)
+        for row, message in enumerate(with_text):
+            message.add_features(Features(coo_matrix(rows.getrow(row)), FEATURE_TYPE_SENTENCE, TEXT,
+                                          self._identifier))
+        return messages
+
+    def _features(self, messages: List[Message]) -> csr_matrix:
+        texts = [token_text(m) for m in messages]
+        flags = np.array([[1.0 if pattern.search(m.get(TEXT)) else 0.0 for pattern in self._compiled]
+                          for m in messages]).reshape(len(messages), len(self._compiled))
+        return hstack([csr_matrix(flags), self.word.transform(texts), self.char.transform(texts)]).tocsr()
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        for block in ("word", "char"):
+            settings = config[block]
+            if settings["min_ngram"] > settings["max_ngram"]:
+                raise ValueError(f"{cls.__name__}: {block} min_ngram is above max_ngram")

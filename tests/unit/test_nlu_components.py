@@ -1,0 +1,144 @@
+"""Kefu's own NLU components against Rasa's: the sentence featurizer gives
+exactly the features of Rasa's regex and count-vector featurizers, and the
+linear models come back from their stored arrays predicting what they
+predicted before they were stored."""
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from kefu.nlu.features import SentenceFeaturizer
+from kefu.nlu.linear import LinearIntentClassifier, LinearResponseSelector, sentence_features
+from kefu.nlu.tokenizer import KefuTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = [
+    ("我的订单2611240000012345到哪了", "check_order_status", None),
+    ("快递怎么还没到 单号2611240000054321", "check_order_status", None),
+    ("where is my parcel, order 2611240000099999", "check_order_status", None),
+    ("my order still hasnt arrived", "check_order_status", None),
+    ("索尼耳机多少钱", "ask_product_info", None),
+    ("how much is the sony headphones", "ask_product_info", None),
+    ("索尼耳机有几种颜色", "ask_product_info", None),
+    ("运费多少", "faq", "faq/shipping"),
+    ("包邮吗亲", "faq", "faq/shipping"),
+    ("is shipping free", "faq", "faq/shipping"),
+    ("你们是正品吗", "faq", "faq/genuine"),
+    ("are your products genuine", "faq", "faq/genuine"),
+    ("是正品吗 保真吗", "faq", "faq/genuine"),
+]
+UNSEEN = ["订单2611240000077777怎么还没发货", "索尼耳机价格", "包邮不", "genuine or fake??", "hello"]
+
+
+def context(name: str) -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), node_name=name)
+
+
+def training_data() -> TrainingData:
+    messages = []
+    for text, intent, key in EXAMPLES:
+        data = {TEXT: text, "intent": intent}
+        if key:
+            data["intent_response_key"] = key
+        messages.append(Message(data=data))
+    return TrainingData(
+        messages,
+        regex_features=[{"name": "order_id", "pattern": r"\d{16}"}],
+        lookup_tables=[{"name": "product", "elements": ["索尼耳机", "sony headphones"]}],
+        responses={"utter_faq/shipping": [{"text": "满99包邮"}], "utter_faq/genuine": [{"text": "正品"}]},
+    )
+
+
+def tokenized(messages: List[Message]) -> List[Message]:
+    tokenizer = KefuTokenizer.create({**KefuTokenizer.get_default_config(), "dictionary_path": str(ROOT / "data" / "dict")},
+                                     None, None, context("tokenizer"))  # type: ignore[arg-type]
+    return tokenizer.process(messages)
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    return LocalModelStorage(tmp_path)
+
+
+def rasa_sentence_features(data: TrainingData, messages: List[Message], storage) -> np.ndarray:
+    """What config.yml's pipeline computed before SentenceFeaturizer."""
+    components = [
+        RegexFeaturizer.create({**RegexFeaturizer.get_default_config(), "case_sensitive": False,
+                                "use_word_boundaries": False}, storage, Resource("regex"), context("regex")),
+        CountVectorsFeaturizer.create({**CountVectorsFeaturizer.get_default_config(), "analyzer": "word",
+                                       "min_ngram": 1, "max_ngram": 2, "min_df": 2},
+                                      storage, Resource("words"), context("words")),
+        CountVectorsFeaturizer.create({**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb",
+                                       "min_ngram": 1, "max_ngram": 4, "min_df": 2},
+                                      storage, Resource("chars"), context("chars")),
+    ]
+    for component in components:
+        component.train(data)
+        component.process_training_data(data)
+        component.process(messages)
+    return sentence_features(messages).toarray()
+
+
+def kefu_sentence_features(data: TrainingData, messages: List[Message], storage) -> np.ndarray:
+    config = {**SentenceFeaturizer.get_default_config()}
+    resource = Resource("sentence")
+    SentenceFeaturizer.create(config, storage, resource, context("sentence")).train(data)
+    loaded = SentenceFeaturizer.load(config, storage, resource, context("sentence"))
+    loaded.process(messages)
+    return sentence_features(messages).toarray()
+
+
+def test_sentence_features_are_exactly_rasas(storage):
+    rasa_data = training_data()
+    tokenized(rasa_data.training_examples)
+    kefu_data = training_data()
+    tokenized(kefu_data.training_examples)
+    texts = [text for text, _, _ in EXAMPLES] + UNSEEN
+    theirs = rasa_sentence_features(rasa_data, tokenized([Message(data={TEXT: t}) for t in texts]), storage)
+    ours = kefu_sentence_features(kefu_data, tokenized([Message(data={TEXT: t}) for t in texts]), storage)
+    assert theirs.shape == ours.shape and theirs.shape[1] > 20
+    np.testing.assert_array_equal(ours, theirs)
+    # the order id and the product are features of the unseen messages too
+    assert ours[len(EXAMPLES)][0] == 1.0 and ours[len(EXAMPLES) + 1][1] == 1.0
+
+
+def test_linear_models_predict_the_same_after_storing(storage):
+    data = training_data()
+    tokenized(data.training_examples)
+    featurizer = SentenceFeaturizer.create(SentenceFeaturizer.get_default_config(), storage, Resource("sf"),
+                                           context("sf"))
+    featurizer.train(data)
+    featurizer.process_training_data(data)
+    config = {**LinearIntentClassifier.get_default_config(), "C": 30}
+    intents = LinearIntentClassifier.create(config, storage, Resource("intents"), context("intents"))
+    intents.train(data)
+    topics = LinearResponseSelector.create({**LinearResponseSelector.get_default_config(), "C": 30}, storage,
+                                           Resource("topics"), context("topics"))
+    topics.train(data)
+
+    def parse(intent_model, topic_model) -> list:
+        messages = featurizer.process(tokenized([Message(data={TEXT: t}) for t in UNSEEN]))
+        topic_model.process(intent_model.process(messages))
+        return [(m.get("intent"), m.get("intent_ranking"), m.get("response_selector")) for m in messages]
+
+    before = parse(intents, topics)
+    after = parse(LinearIntentClassifier.load(config, storage, Resource("intents"), context("intents")),
+                  LinearResponseSelector.load({"C": 30}, storage, Resource("topics"), context("topics")))
+    assert after == before
+    assert before[0][0]["name"] == "check_order_status" and before[2][0]["name"] == "faq"
+    assert before[2][2]["faq"]["response"]["intent_response_key"] == "faq/shipping"
+    # numbers and strings only: nothing in a stored model can run code when it is read
+    for resource in ("intents", "topics"):
+        with storage.read_from(Resource(resource)) as directory:
+            for path in directory.glob("*.npz"):
+                with np.load(path, allow_pickle=False) as arrays:
+                    assert all(arrays[key].dtype != object for key in arrays.files)
