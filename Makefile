@@ -37,8 +37,14 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data kefu/nlu kefu/dialogu
 
 train: lookup $(MODEL)
 
+## Rasa's check of the data and domain (what `rasa train` would run first) runs
+## beside the training on the other core; the model is kept only if both pass
 $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
-	$(RASA) train --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu
+	@log=$$(mktemp); $(RASA) data validate --domain domain.yml --data data --config config.yml > $$log 2>&1 & check=$$!; \
+	$(RASA) train --skip-validation --domain domain.yml --data data --config config.yml --out models --fixed-model-name kefu \
+	  || { kill $$check 2>/dev/null; rm -f $$log; exit 1; }; \
+	wait $$check || { grep -v "^\s*$$" $$log | tail -40; rm -f $$log $(MODEL); echo "the data did not pass rasa data validate: model removed"; exit 1; }; \
+	rm -f $$log
 
 validate: lookup
 	$(PY) -m kefu.nlu.validate
