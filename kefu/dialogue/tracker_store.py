@@ -23,17 +23,27 @@ already loads one session per turn, but on SQLAlchemy 1.4 it opens a new
 SQLite connection for each of a turn's transactions and commits in SQLite's
 rollback-journal mode: a fifth of Rasa's CPU per reply under load
 (reports/perf/). The engine here comes from :func:`kefu.store.db.make_engine`,
-the shop database's: pooled connections, WAL journal.
+the shop database's: pooled connections, WAL journal. It also keeps the
+latest session of recent conversations in memory, checked against the
+database with one indexed query per read, so a turn neither reads its
+session's rows back nor counts them before writing the new ones.
 """
 from __future__ import annotations
 
+import itertools
 import json
-from typing import Any, List, Optional, Text
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker, get_trackers_for_conversation_sessions
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.store.db import make_engine
 
@@ -82,17 +92,114 @@ class SessionRedisTrackerStore(RedisTrackerStore):
         return self.deserialise_tracker(sender_id, json.dumps({"events": events, "name": sender_id}))
 
 
+@dataclass
+class StoredSession:
+    """A conversation's latest session as the database holds it: the rows'
+    JSON (never shared objects: each turn parses its own copy) and the id of
+    the conversation's newest row when they were read or written."""
+
+    newest_id: int
+    events: List[str]
+
+
 class PooledSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` on a pooled WAL engine for SQLite; other databases
-    keep Rasa's engine (it reads Rasa's pool and schema settings)."""
+    """``SQLTrackerStore`` on a pooled WAL engine for SQLite (other databases
+    keep Rasa's engine: it reads Rasa's pool and schema settings), that
+    remembers the latest session of recent conversations.
+
+    Rasa reads a conversation's session back from the database at the start
+    of every turn (all its rows, through the ORM) and at the end counts them
+    again to find the new events. Here the rows of the session stay in
+    memory after a turn; the next turn asks the database one indexed
+    question, the id of the conversation's newest row, and reads the rows
+    again only if someone else wrote since (another process on the same
+    file, a replaced tracker). What is stored, and when, is Rasa's: the same
+    rows, written in the turn's one transaction; only the reads are saved.
+    """
 
     engine: Engine
+    #: conversations whose session is remembered, least recently used first out
+    REMEMBERED = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # creates the tables
+        self._sessions: "OrderedDict[str, StoredSession]" = OrderedDict()
+        self._sessions_lock = threading.Lock()
         if self.engine.dialect.name != "sqlite":
             return
         url = self.engine.url.render_as_string(hide_password=False)
         self.engine.dispose()
         self.engine = make_engine(url, future=False)
         self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def _newest_id(self, session: Session, sender_id: Text) -> Optional[int]:
+        table = self.SQLEvent.__table__
+        return session.execute(select(func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar()
+
+    def _remembered(self, sender_id: Text, newest_id: Optional[int]) -> Optional[StoredSession]:
+        with self._sessions_lock:
+            stored = self._sessions.get(sender_id)
+            if stored is None or stored.newest_id != newest_id:
+                self._sessions.pop(sender_id, None)
+                return None
+            self._sessions.move_to_end(sender_id)
+            return stored
+
+    def _remember(self, sender_id: Text, stored: StoredSession) -> None:
+        with self._sessions_lock:
+            self._sessions[sender_id] = stored
+            self._sessions.move_to_end(sender_id)
+            while len(self._sessions) > self.REMEMBERED:
+                self._sessions.popitem(last=False)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The latest session, as Rasa's ``retrieve`` gives it."""
+        with self.session_scope() as session:
+            newest = self._newest_id(session, sender_id)
+            if newest is None:
+                return None
+            stored = self._remembered(sender_id, newest)
+            if stored is None:
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+                stored = StoredSession(newest, [row.data for row in rows])
+                self._remember(sender_id, stored)
+        if not self.domain or not stored.events:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for data in stored.events],
+                                              self.domain.slots)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's rows for the events the database does not hold yet."""
+        await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        with self.session_scope() as session:
+            stored = self._remembered(sender_id, self._newest_id(session, sender_id))
+            held = len(stored.events) if stored else self._event_query(session, sender_id, False).count()
+            rows = [self._row(sender_id, event) for event in itertools.islice(tracker.events, held, None)]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            newest = self._newest_id(session, sender_id)
+            session.commit()
+        if newest is None or (stored is None and held):
+            return  # rows this store has not seen: read afresh on the next turn
+        before = stored.events if stored else []
+        self._remember(sender_id, StoredSession(newest, latest_session(before + [r["data"] for r in rows])))
+
+    @staticmethod
+    def _row(sender_id: Text, event: Event) -> Dict[str, Any]:
+        """The columns Rasa's ``save`` writes for one event."""
+        data = event.as_dict()
+        return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"), "data": json.dumps(data)}
+
+
+def latest_session(events: List[str]) -> List[str]:
+    """The events Rasa's session query returns from these rows: those at or
+    after the newest ``session_started`` timestamp, or all if none."""
+    parsed = [json.loads(data) for data in events]
+    starts = [e.get("timestamp") or 0 for e in parsed if e.get("event") == SessionStarted.type_name]
+    if not starts:
+        return events
+    start = max(starts)
+    return [data for data, event in zip(events, parsed, strict=True) if (event.get("timestamp") or 0) >= start]
