@@ -16,7 +16,9 @@ HTTP API if asked for one. Here:
 * secrets are read from the environment here, so they never appear on a
   command line (``ps`` shows every process's arguments);
 * Rasa's check of each action server response prepares its schema once
-  (kefu/dialogue/remote_actions.py) instead of on every call;
+  (kefu/dialogue/remote_actions.py) instead of on every call, and its rule
+  lookup stops comparing a conversation's states where the longest rule
+  ends (kefu/dialogue/rules.py);
 * TensorFlow and the BLAS libraries get one thread each (unless the
   environment says otherwise): the models are small, a reply is a handful
   of tiny matrix products, and the thread pools TensorFlow sizes for big
@@ -74,9 +76,10 @@ def main(args: Optional[List[str]] = None) -> None:
         os.environ.setdefault(name, value)
     sys.argv = rasa_argv(options.port, options.model, options.endpoints, options.credentials, options.host,
                          options.api, list(load_settings().cors_origins))
-    from kefu.dialogue import remote_actions
+    from kefu.dialogue import remote_actions, rules
 
     remote_actions.install()  # after the thread settings: it imports TensorFlow
+    rules.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

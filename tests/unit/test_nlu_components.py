@@ -59,8 +59,8 @@ def training_data() -> TrainingData:
 
 
 def tokenized(messages: List[Message]) -> List[Message]:
-    tokenizer = KefuTokenizer.create({**KefuTokenizer.get_default_config(), "dictionary_path": str(ROOT / "data" / "dict")},
-                                     None, None, context("tokenizer"))  # type: ignore[arg-type]
+    config = {**KefuTokenizer.get_default_config(), "dictionary_path": str(ROOT / "data" / "dict")}
+    tokenizer = KefuTokenizer.create(config, None, None, context("tokenizer"))  # type: ignore[arg-type]
     return tokenizer.process(messages)
 
 
