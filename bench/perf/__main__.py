@@ -224,7 +224,7 @@ def write(report: Dict[str, Any], out: Path) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bots", nargs="+", default=list(bots_module.BOT_NAMES),
-                        choices=[*bots_module.BOT_NAMES, *bots_module.VARIANTS])
+                        choices=[*bots_module.BOT_NAMES, *bots_module.VARIANTS, "kefu-ted"])
     parser.add_argument("--kefu-model", type=Path, help="Kefu's model (default models/kefu.tar.gz)")
     parser.add_argument("--rates", type=float, nargs="+", default=list(RATES), help="offered turns/s per step")
     parser.add_argument("--step-seconds", type=float, default=20.0)

@@ -50,13 +50,18 @@ BOT_NAMES = ("kefu", "default-config", "rasa-init")
 #: Kefu with one of this release's changes undone, measured on its own
 #: (``--bots kefu-full-domain``): the domain sent with every action call;
 #: TensorFlow's and BLAS's own thread pools (0 is TensorFlow's default);
-#: Rasa's own SQL tracker store (a connection per transaction, rollback journal)
+#: Rasa's own SQL tracker store (a connection per transaction, rollback journal);
+#: Kefu's store without its memory of recent sessions
 VARIANTS = {
     "kefu-full-domain": {"action_endpoint": {"enable_selective_domain": False}},
     "kefu-tf-pools": {"env": {"TF_INTER_OP_PARALLELISM_THREADS": "0", "TF_INTRA_OP_PARALLELISM_THREADS": "0",
                               "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}},
     "kefu-rasa-sql": {"tracker_store": {"type": "SQL"}},
+    "kefu-forgetful": {"tracker_store": {"remembered": 0}},
 }
+#: Kefu's model with TEDPolicy back at the end of its policies, as config.yml
+#: had it (``--bots kefu-ted``), trained once and cached like the peers
+TED = {"name": "TEDPolicy", "max_history": 5, "epochs": 60, "constrain_similarities": True, "random_seed": 42}
 #: the same for every process of every bot: no telemetry calls (no network
 #: here, and nothing a shop's server would be measured doing), no TF banner
 QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -224,6 +229,23 @@ def rasa_init_model() -> Path:
                   project / "models" / "rasa-init.tar.gz")
 
 
+def kefu_ted_model() -> Path:
+    """config.yml with TEDPolicy added back, trained on Kefu's domain and data."""
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    config["policies"].append(dict(TED))
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    data = PROJECT_ROOT / "data"
+    code = [*_tree(PROJECT_ROOT / "kefu" / "nlu"), PROJECT_ROOT / "kefu" / "dialogue" / "policies.py"]
+    key = _digest([PROJECT_ROOT / "domain.yml", *_tree(data), *code], PROJECT_ROOT,
+                  importlib.metadata.version("rasa") + text)
+    entry = CACHE / f"kefu-ted-{key}"
+    if not (entry / "config.yml").exists():
+        entry.mkdir(parents=True, exist_ok=True)
+        (entry / "config.yml").write_text(text, encoding="utf-8")
+    return _train(("--config", str(entry / "config.yml"), "--domain", str(PROJECT_ROOT / "domain.yml"),
+                   "--data", str(data)), PROJECT_ROOT, entry / "kefu-ted.tar.gz")
+
+
 def kefu_model(path: Optional[Path]) -> Path:
     """Kefu's model as it is: trained (`make train`) only when the default one is missing."""
     model = path or KEFU_MODEL
@@ -305,4 +327,5 @@ def prepare(names: Iterable[str], kefu: Optional[Path] = None) -> Dict[str, Bot]
     }
     for variant, changes in VARIANTS.items():
         makers[variant] = lambda changes=changes, variant=variant: replace(makers["kefu"](), name=variant, **changes)
+    makers["kefu-ted"] = lambda: replace(makers["kefu"](), name="kefu-ted", model=kefu_ted_model())
     return {name: makers[name]() for name in names}

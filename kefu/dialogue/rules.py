@@ -57,4 +57,4 @@ def possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[State
 
 
 def install() -> None:
-    RulePolicy._get_possible_keys = possible_keys  # type: ignore[method-assign]
+    RulePolicy._get_possible_keys = possible_keys

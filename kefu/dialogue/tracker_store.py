@@ -92,6 +92,10 @@ class SessionRedisTrackerStore(RedisTrackerStore):
         return self.deserialise_tracker(sender_id, json.dumps({"events": events, "name": sender_id}))
 
 
+#: conversations whose session PooledSQLTrackerStore remembers, least recently used first out
+REMEMBERED = 2000
+
+
 @dataclass
 class StoredSession:
     """A conversation's latest session as the database holds it: the rows'
@@ -118,11 +122,10 @@ class PooledSQLTrackerStore(SQLTrackerStore):
     """
 
     engine: Engine
-    #: conversations whose session is remembered, least recently used first out
-    REMEMBERED = 2000
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, remembered: int = REMEMBERED, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # creates the tables
+        self.remembered = int(remembered)  # endpoints.yml may set it; 0 reads every turn, as Rasa does
         self._sessions: "OrderedDict[str, StoredSession]" = OrderedDict()
         self._sessions_lock = threading.Lock()
         if self.engine.dialect.name != "sqlite":
@@ -146,10 +149,12 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             return stored
 
     def _remember(self, sender_id: Text, stored: StoredSession) -> None:
+        if not self.remembered:
+            return
         with self._sessions_lock:
             self._sessions[sender_id] = stored
             self._sessions.move_to_end(sender_id)
-            while len(self._sessions) > self.REMEMBERED:
+            while len(self._sessions) > self.remembered:
                 self._sessions.popitem(last=False)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
