@@ -35,7 +35,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
@@ -98,12 +98,13 @@ REMEMBERED = 2000
 
 @dataclass
 class StoredSession:
-    """A conversation's latest session as the database holds it: the rows'
-    JSON (never shared objects: each turn parses its own copy) and the id of
-    the conversation's newest row when they were read or written."""
+    """A conversation's latest session as the database holds it: each row's
+    timestamp, event type and JSON (never shared objects: each turn parses
+    its own copy), and the id of the conversation's newest row when they
+    were read or written."""
 
     newest_id: int
-    events: List[str]
+    rows: List[Tuple[float, str, str]]
 
 
 class PooledSQLTrackerStore(SQLTrackerStore):
@@ -166,11 +167,11 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             stored = self._remembered(sender_id, newest)
             if stored is None:
                 rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-                stored = StoredSession(newest, [row.data for row in rows])
+                stored = StoredSession(newest, [(row.timestamp or 0.0, row.type_name, row.data) for row in rows])
                 self._remember(sender_id, stored)
-        if not self.domain or not stored.events:
+        if not self.domain or not stored.rows:
             return None
-        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for data in stored.events],
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for _, _, data in stored.rows],
                                               self.domain.slots)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -179,7 +180,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         with self.session_scope() as session:
             stored = self._remembered(sender_id, self._newest_id(session, sender_id))
-            held = len(stored.events) if stored else self._event_query(session, sender_id, False).count()
+            held = len(stored.rows) if stored else self._event_query(session, sender_id, False).count()
             rows = [self._row(sender_id, event) for event in itertools.islice(tracker.events, held, None)]
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
@@ -187,8 +188,9 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             session.commit()
         if newest is None or (stored is None and held):
             return  # rows this store has not seen: read afresh on the next turn
-        before = stored.events if stored else []
-        self._remember(sender_id, StoredSession(newest, latest_session(before + [r["data"] for r in rows])))
+        before = stored.rows if stored else []
+        written = [(r["timestamp"] or 0.0, r["type_name"], r["data"]) for r in rows]
+        self._remember(sender_id, StoredSession(newest, latest_session(before + written)))
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[str, Any]:
@@ -199,12 +201,11 @@ class PooledSQLTrackerStore(SQLTrackerStore):
                 "action_name": data.get("name"), "data": json.dumps(data)}
 
 
-def latest_session(events: List[str]) -> List[str]:
-    """The events Rasa's session query returns from these rows: those at or
-    after the newest ``session_started`` timestamp, or all if none."""
-    parsed = [json.loads(data) for data in events]
-    starts = [e.get("timestamp") or 0 for e in parsed if e.get("event") == SessionStarted.type_name]
+def latest_session(rows: List[Tuple[float, str, str]]) -> List[Tuple[float, str, str]]:
+    """The rows Rasa's session query returns of these: those at or after the
+    newest ``session_started`` timestamp, or all if there is none."""
+    starts = [timestamp for timestamp, kind, _ in rows if kind == SessionStarted.type_name]
     if not starts:
-        return events
+        return rows
     start = max(starts)
-    return [data for data, event in zip(events, parsed, strict=True) if (event.get("timestamp") or 0) >= start]
+    return [row for row in rows if row[0] >= start]
