@@ -194,9 +194,14 @@ http {{
     client_max_body_size 2m;
     client_body_buffer_size 2m;  # action requests stay in memory: $request_body below
 
+    # idle connections to Rasa and the action servers are closed here after 4 s,
+    # before their Sanic servers close them (after 5 s): otherwise nginx may
+    # send a request on a connection the server is closing, and gets a reset
+    # (seen under load as "please try again" for a shopper's message)
     upstream kefu_rasa {{
         least_conn;
 {servers(rasa)}        keepalive 32;
+        keepalive_timeout 4s;
     }}
     # socket.io long-polling keeps a session in one process: sticky by address
     upstream kefu_rasa_sticky {{
@@ -205,6 +210,7 @@ http {{
     upstream kefu_actions {{
         least_conn;
 {servers(actions)}        keepalive 32;
+        keepalive_timeout 4s;
     }}
 
     map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
