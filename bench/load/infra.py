@@ -122,7 +122,10 @@ class Sampler(threading.Thread):
                 pass
 
     def run(self) -> None:
+        psutil.cpu_percent(None)
         while not self._halt.wait(self.every):
+            # the whole machine, in % of one core like the processes (200 % is all of 2 cores)
+            self.samples["host (every process)"].append((psutil.cpu_percent(None) * psutil.cpu_count(), 0.0))
             for name, procs in list(self.procs.items()):
                 cpu = rss = 0.0
                 for p in procs:
@@ -143,6 +146,23 @@ class Sampler(threading.Thread):
                 out[name] = {"cpu_avg_pct": round(sum(cpus) / len(cpus), 1), "cpu_max_pct": round(max(cpus), 1),
                              "rss_avg_mb": round(sum(mems) / len(mems), 1), "rss_max_mb": round(max(mems), 1)}
         return out
+
+
+def server_pids() -> Dict[str, int]:
+    """The machine's PostgreSQL and RabbitMQ servers (started before the
+    benchmark, outside its cluster): their CPU is part of every reply too."""
+    found: Dict[str, int] = {}
+    for process in psutil.process_iter(["pid", "name", "ppid"]):
+        name = process.info["name"] or ""
+        try:
+            parent = psutil.Process(process.info["ppid"]).name() if process.info["ppid"] else ""
+        except psutil.NoSuchProcess:
+            parent = ""
+        if name == "postgres" and parent != "postgres":
+            found["postgresql"] = process.info["pid"]  # the postmaster; its backends are its children
+        elif name == "beam.smp":
+            found["rabbitmq"] = process.info["pid"]
+    return found
 
 
 def read_log(path: Path) -> List[dict]:

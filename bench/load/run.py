@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.load.infra import WORK, PrivateRedis, Sampler, check_trackers, read_log, summarize
+from bench.load.infra import WORK, PrivateRedis, Sampler, check_trackers, read_log, server_pids, summarize
 from kefu.core.config import PROJECT_ROOT
 from kefu.ops.production import Layout
 from tests.support.cluster import Cluster
@@ -52,7 +52,7 @@ def one_run(instances: int, actions: int, users: int, seconds: int, redis: Priva
     log = run_dir / "shoppers.jsonl"
     log.unlink(missing_ok=True)
     try:
-        sampler = Sampler({**cluster.pids(), "redis": redis.process.pid})
+        sampler = Sampler({**cluster.pids(), "redis": redis.process.pid, **server_pids()})
         sampler.start()
         t0 = time.monotonic()
         runner = locust(layout.url, users, seconds, log, f"n{instances}", run_dir / "locust")
@@ -90,6 +90,16 @@ def markdown(results: list, args: argparse.Namespace) -> str:
                      f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']} | "
                      f"{r['requests']} | {r['outcomes']} | "
                      f"{r['conversations_completed']}/{r['conversations_started']} | {r['order_lookups_ok']} |")
+    if len(results) > 1 and results[0]["throughput_rps"]:
+        first, last = results[0], results[-1]
+        host = last["resources"].get("host (every process)", {}).get("cpu_avg_pct")
+        rasa = [f"{v['cpu_avg_pct']} %" for k, v in sorted(last["resources"].items()) if k.startswith("rasa")]
+        lines += ["", f"{last['instances']} instances / {first['instances']}: "
+                  f"{last['throughput_rps'] / first['throughput_rps']:.2f}× the replies per second. "
+                  f"With {last['instances']} instances the machine was busy {host} % of its "
+                  f"{100 * (os.cpu_count() or 1)} % (% of one core, every process, the load generator included) "
+                  f"while the Rasa instances used {', '.join(rasa)} of a core each: they share the machine's "
+                  "cores with the action servers, the databases, the broker and the load generator."]
     lines += ["", "## CPU (% of one core) and memory per process", ""]
     for r in results:
         lines += [f"**{r['instances']} Rasa instance(s)**", "",
