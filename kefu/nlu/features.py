@@ -17,6 +17,12 @@ The features are Rasa's own: tokens (their lemma) with numbers replaced by
 ``(?u)\\b\\w+\\b`` token pattern and ``char_wb`` n-grams, each keeping the
 n-grams seen in at least ``min_df`` training messages; one 0/1 column per
 regex and lookup table of the training data that matches the text.
+
+With ``text`` set, a fourth block: character n-grams of the message as
+written (lower-cased, every digit a 0), across word boundaries. jieba
+splits Chinese into words, sometimes differently in two phrasings of one
+request, and ``char_wb`` n-grams stop at those boundaries; these do not.
+Cross-validation chose it (reports/nlu/).
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ from scipy.sparse import coo_matrix, csr_matrix, hstack
 from sklearn.feature_extraction.text import CountVectorizer
 
 NUMBER = re.compile(r"\b[0-9]+\b")
+DIGIT = re.compile(r"[0-9]")
 FILE = "sentence_features.json"
 
 
@@ -47,6 +54,11 @@ def token_text(message: Message) -> str:
     """The message's tokens as Rasa's count vectors read them."""
     tokens = message.get(TEXT_TOKENS) or []
     return " ".join(NUMBER.sub("__NUMBER__", token.lemma).lower() for token in tokens)
+
+
+def raw_text(message: Message) -> str:
+    """The message as written, for the ``text`` block."""
+    return DIGIT.sub("0", str(message.get(TEXT) or "").lower())
 
 
 def vectorizer(analyzer: str, settings: Dict[str, Any], vocabulary: Optional[Dict[str, int]] = None) -> CountVectorizer:
@@ -69,13 +81,15 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         return {**SparseFeaturizer.get_default_config(),
                 "word": {"min_ngram": 1, "max_ngram": 2, "min_df": 2},
                 "char": {"min_ngram": 1, "max_ngram": 4, "min_df": 2},
-                "patterns": True, "case_sensitive": False}
+                "text": None, "patterns": True, "case_sensitive": False}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, state: Optional[Dict[str, Any]] = None) -> None:
         defaults = self.get_default_config()
         config = {**defaults, **config, **{block: {**defaults[block], **(config.get(block) or {})}
                                            for block in ("word", "char")}}
+        if config.get("text"):
+            config["text"] = {**defaults["char"], **config["text"]}
         super().__init__(execution_context.node_name, config)
         self._model_storage = model_storage
         self._resource = resource
@@ -83,6 +97,7 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         self.patterns: List[Dict[str, str]] = state.get("patterns", [])
         self.word = vectorizer("word", self._config["word"], state.get("word"))
         self.char = vectorizer("char_wb", self._config["char"], state.get("char"))
+        self.text = vectorizer("char", self._config["text"], state.get("text")) if self._config["text"] else None
         self._compiled = self._compile()
 
     def _compile(self) -> List[re.Pattern]:
@@ -100,6 +115,9 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
             return self._resource
         self.word.fit(texts)
         self.char.fit(texts)
+        if self.text is not None:
+            self.text.fit([raw_text(m) for m in training_data.training_examples
+                           if m.get(TEXT) and m.get(TEXT_TOKENS)])
         if self._config["patterns"]:
             self.patterns = pattern_utils.extract_patterns(training_data, use_lookup_tables=True, use_regexes=True,
                                                            use_only_entities=False, use_word_boundaries=False)
@@ -109,6 +127,7 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
                 "patterns": self.patterns,
                 "word": {k: int(v) for k, v in self.word.vocabulary_.items()},
                 "char": {k: int(v) for k, v in self.char.vocabulary_.items()},
+                "text": {k: int(v) for k, v in self.text.vocabulary_.items()} if self.text is not None else None,
             }, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
@@ -141,11 +160,14 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         texts = [token_text(m) for m in messages]
         flags = np.array([[1.0 if pattern.search(m.get(TEXT)) else 0.0 for pattern in self._compiled]
                           for m in messages]).reshape(len(messages), len(self._compiled))
-        return hstack([csr_matrix(flags), self.word.transform(texts), self.char.transform(texts)]).tocsr()
+        blocks = [csr_matrix(flags), self.word.transform(texts), self.char.transform(texts)]
+        if self.text is not None:
+            blocks.append(self.text.transform([raw_text(m) for m in messages]))
+        return hstack(blocks).tocsr()
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        for block in ("word", "char"):
-            settings = config[block]
-            if settings["min_ngram"] > settings["max_ngram"]:
+        for block in ("word", "char", "text"):
+            settings = config.get(block)
+            if settings and settings["min_ngram"] > settings["max_ngram"]:
                 raise ValueError(f"{cls.__name__}: {block} min_ngram is above max_ngram")
