@@ -1,7 +1,8 @@
 """Kefu's own NLU components against Rasa's: the sentence featurizer gives
 exactly the features of Rasa's regex and count-vector featurizers, and the
-linear models come back from their stored arrays predicting what they
-predicted before they were stored."""
+linear models (the ensemble with the calibrated SVM included) come back
+from their stored arrays predicting what they predicted before they were
+stored."""
 from pathlib import Path
 from typing import List
 
@@ -114,11 +115,15 @@ def test_sentence_features_are_exactly_rasas(storage):
 def test_linear_models_predict_the_same_after_storing(storage):
     data = training_data()
     tokenized(data.training_examples)
-    featurizer = SentenceFeaturizer.create(SentenceFeaturizer.get_default_config(), storage, Resource("sf"),
-                                           context("sf"))
+    text = {"min_ngram": 1, "max_ngram": 4, "min_df": 2}  # config.yml's: across word boundaries too
+    featurizer = SentenceFeaturizer.create({**SentenceFeaturizer.get_default_config(), "text": text}, storage,
+                                           Resource("sf"), context("sf"))
     featurizer.train(data)
     featurizer.process_training_data(data)
-    config = {**LinearIntentClassifier.get_default_config(), "C": 30}
+    # n-grams across jieba's word boundaries (正品 | 吗) are in the text block only
+    assert "正品吗" in featurizer.text.vocabulary_  # type: ignore[union-attr]
+    assert "正品吗" not in featurizer.char.vocabulary_
+    config = {**LinearIntentClassifier.get_default_config(), "C": 30, "margin": {"C": 2, "weight": 0.5}}
     intents = LinearIntentClassifier.create(config, storage, Resource("intents"), context("intents"))
     intents.train(data)
     topics = LinearResponseSelector.create({**LinearResponseSelector.get_default_config(), "C": 30}, storage,
@@ -130,6 +135,7 @@ def test_linear_models_predict_the_same_after_storing(storage):
         topic_model.process(intent_model.process(messages))
         return [(m.get("intent"), m.get("intent_ranking"), m.get("response_selector")) for m in messages]
 
+    assert intents.margin is not None and 0.01 < intents.margin.temperature < 5
     before = parse(intents, topics)
     after = parse(LinearIntentClassifier.load(config, storage, Resource("intents"), context("intents")),
                   LinearResponseSelector.load({"C": 30}, storage, Resource("topics"), context("topics")))
