@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_SET = sorted((ROOT / "tests" / "nlu").glob("*.yml"))
 
 #: the floors (measured on the chosen pipeline, reports/nlu/benchmark.md:
-#: zh 0.955, en 0.922, topics 0.92, confident errors 0.6 %), a little under
-#: what it scores so that retraining noise never fails the build
-FLOORS = {"zh": 0.93, "en": 0.90, "topic": 0.90}
+#: zh 0.971, en 0.959, topics 0.974, confident errors 0.8 %), a little under
+#: what it scores so that a trainer's new examples may move it a little
+#: without failing the build, and above the issue's targets (zh 0.92, en 0.90)
+FLOORS = {"zh": 0.95, "en": 0.93, "topic": 0.94}
 MAX_CONFIDENT_ERRORS = 0.02
 
 
