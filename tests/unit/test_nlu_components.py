@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from kefu.nlu.features import SentenceFeaturizer
 from kefu.nlu.linear import LinearIntentClassifier, LinearResponseSelector, sentence_features
-from kefu.nlu.tokenizer import KefuTokenizer
+from kefu.nlu.tokenizer import HashedToken, KefuTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [
@@ -148,3 +148,13 @@ def test_linear_models_predict_the_same_after_storing(storage):
             for path in directory.glob("*.npz"):
                 with np.load(path, allow_pickle=False) as arrays:
                     assert all(arrays[key].dtype != object for key in arrays.files)
+
+
+def test_token_fingerprints_are_one_hash_of_their_fields():
+    tokens = tokenized([Message(data={TEXT: "索尼耳机多少钱"})])[0].get("text_tokens")
+    assert tokens and all(isinstance(token, HashedToken) for token in tokens)
+    first = tokens[0]
+    same = HashedToken(first.text, first.start, first.end, lemma=first.lemma)
+    assert same.fingerprint() == first.fingerprint()
+    assert HashedToken(first.text, first.start + 1).fingerprint() != first.fingerprint()
+    assert HashedToken(first.text + "x", first.start).fingerprint() != first.fingerprint()
