@@ -50,7 +50,7 @@ def score_model(model: str, result: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def run_candidate(name: str, config: Path, folds: int, work: Path) -> Dict[str, Any]:
-    result: Dict[str, Any] = {"config": str(config.relative_to(ROOT))}
+    result: Dict[str, Any] = {"config": str(config.relative_to(ROOT)), "examples": len(data.read(training_files()))}
     trained = evaluate.train(config, ROOT / "data" / "nlu", ROOT / "domain.yml", work / name, name)
     result.update(train_seconds=trained["train_seconds"], model_mb=trained["model_mb"])
     score_model(trained["model"], result)
@@ -75,15 +75,18 @@ def markdown(results: Dict[str, Any]) -> str:
     lines = ["# NLU benchmark", "",
              "Held-out test set: `tests/nlu/` (written apart from the training data, never trained on). "
              "Accuracy: the best intent that is not the fallback; topic accuracy: the retrieval topic too. "
-             "Confident errors: wrong with confidence ≥ 0.8, as a share of all messages.", "",
-             "| pipeline | train s | model MB | parse ms | zh acc | zh F1 | en acc | en F1 | topic acc | "
-             "confident errors | asked back | CV acc (zh/en) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "Confident errors: wrong with confidence ≥ 0.8, as a share of all messages. Rows measured on "
+             "different days or training sets (examples) are not comparable with each other.", "",
+             "| pipeline | measured | examples | train s | model MB | parse ms | zh acc | zh F1 | en acc | en F1 | "
+             "topic acc | confident errors | asked back | CV acc (zh/en) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in results.items():
         t = r["test"]
         cv = r.get("cross_validation")
         cv_text = f"{cv['all']['accuracy']} ({cv['zh']['accuracy']}/{cv['en']['accuracy']})" if cv else "–"
-        lines.append(f"| {name} | {r['train_seconds']} | {r['model_mb']} | {r['parse_ms']} | {t['zh']['accuracy']} | "
+        examples = r.get("examples") or (cv or {}).get("all", {}).get("messages", "–")
+        lines.append(f"| {name} | {r.get('measured', '–')} | {examples} | {r['train_seconds']} | {r['model_mb']} | "
+                     f"{r['parse_ms']} | {t['zh']['accuracy']} | "
                      f"{t['zh']['macro_f1']} | {t['en']['accuracy']} | {t['en']['macro_f1']} | "
                      f"{t['all']['topic_accuracy']} | {t['all']['confident_errors']} | {t['all']['asked_back']} | "
                      f"{cv_text} |")
