@@ -46,6 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from kefu.nlu.margin import MarginModel
+from kefu.nlu.tfidf import Tfidf
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def logistic_regression(config: Dict[Text, Any]) -> Any:
                                random_state=config["random_state"])
     if not config.get("tfidf", True):
         return model
-    return make_pipeline(TfidfTransformer(sublinear_tf=True), model)
+    return make_pipeline(Tfidf(sublinear_tf=True), model)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)

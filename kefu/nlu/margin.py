@@ -23,9 +23,10 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.sparse import csr_matrix
 from scipy.special import log_softmax, softmax
-from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
+
+from kefu.nlu.tfidf import Tfidf
 
 #: the range searched for the temperature
 TEMPERATURES = (0.01, 5.0)
@@ -44,7 +45,7 @@ class MarginModel:
         self.C = C
         self.folds = folds
         self.random_state = random_state
-        self.tfidf: Optional[TfidfTransformer] = None
+        self.tfidf: Optional[Tfidf] = None
         self.coef: Optional[np.ndarray] = None
         self.intercept: Optional[np.ndarray] = None
         self.classes_: Optional[np.ndarray] = None
@@ -55,7 +56,7 @@ class MarginModel:
 
     def fit(self, X: csr_matrix, y: Sequence[str]) -> "MarginModel":
         labels = np.asarray(y)
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(X)
+        tfidf = Tfidf(sublinear_tf=True).fit(X)
         weighted = tfidf.transform(X)
         svm = self._svm().fit(weighted, labels)
         self.tfidf = tfidf
@@ -98,7 +99,7 @@ class MarginModel:
     @classmethod
     def from_arrays(cls, arrays: Dict[str, np.ndarray]) -> "MarginModel":
         model = cls(C=float(arrays["C"][0]))
-        model.tfidf = TfidfTransformer(sublinear_tf=True)
+        model.tfidf = Tfidf(sublinear_tf=True)
         model.tfidf.idf_ = arrays["idf"]
         model.intercept, model.classes_ = arrays["intercept"], arrays["classes"]
         # column-major, so that ``coef.T`` is contiguous for the product (kefu/nlu/linear.py)

@@ -158,3 +158,23 @@ def test_token_fingerprints_are_one_hash_of_their_fields():
     assert same.fingerprint() == first.fingerprint()
     assert HashedToken(first.text, first.start + 1).fingerprint() != first.fingerprint()
     assert HashedToken(first.text + "x", first.start).fingerprint() != first.fingerprint()
+
+
+def test_tfidf_weights_are_sklearns():
+    from scipy.sparse import random as sparse_random
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from kefu.nlu.tfidf import Tfidf
+
+    counts = sparse_random(300, 2000, density=0.01, format="csr", random_state=7)
+    counts.data = np.ceil(counts.data * 4)  # counts 1..4
+    theirs, ours = TfidfTransformer(sublinear_tf=True).fit(counts), Tfidf(sublinear_tf=True).fit(counts)
+    np.testing.assert_array_equal(ours.idf_, theirs.idf_)
+    for rows in (counts, counts[:1], counts[5:6]):
+        mine, sklearns = ours.transform(rows), theirs.transform(rows)
+        assert mine.nnz == sklearns.nnz and abs(mine - sklearns).max() < 1e-15
+    # a stored idf set on a new transformer (how a model is loaded) is the one used
+    loaded = Tfidf(sublinear_tf=True)
+    loaded.idf_ = theirs.idf_ * 2
+    theirs.idf_ = theirs.idf_ * 2
+    assert abs(loaded.transform(counts) - theirs.transform(counts)).max() < 1e-15
