@@ -6,10 +6,12 @@ regression, the SVM, the topic selector). sklearn 1.1's
 property, which rebuilds the idf vector from a diagonal matrix over all
 columns, and multiplies by that matrix: most of a millisecond per call for
 a one-row message (cProfile of ``Agent.parse_message``); without them a
-parse takes 3.4 ms instead of 5.8 (median, the same model). :class:`Tfidf` is the same transformer with the
-idf kept as a vector and each stored count multiplied by its column's
-weight: the same numbers, but for the last bit of a row's norm, which
-sklearn sums in another order (tests/unit/test_nlu_components.py).
+parse takes 3.4 ms instead of 5.8 (median, the same model).
+
+:class:`Tfidf` is the same transformer with the idf kept as a vector and
+each stored count multiplied by its column's weight: the same numbers, but
+for the last bit of a row's norm, which sklearn sums in another order
+(tests/unit/test_nlu_components.py). It always works on a copy.
 """
 from __future__ import annotations
 
