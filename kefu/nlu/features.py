@@ -110,14 +110,14 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         return cls(config, model_storage, resource, execution_context)
 
     def train(self, training_data: TrainingData) -> Resource:
-        texts = [token_text(m) for m in training_data.training_examples if m.get(TEXT) and m.get(TEXT_TOKENS)]
+        examples = [m for m in training_data.training_examples if m.get(TEXT) and m.get(TEXT_TOKENS)]
+        texts = [token_text(m) for m in examples]
         if not texts:
             return self._resource
         self.word.fit(texts)
         self.char.fit(texts)
         if self.text is not None:
-            self.text.fit([raw_text(m) for m in training_data.training_examples
-                           if m.get(TEXT) and m.get(TEXT_TOKENS)])
+            self.text.fit([raw_text(m) for m in examples])
         if self._config["patterns"]:
             self.patterns = pattern_utils.extract_patterns(training_data, use_lookup_tables=True, use_regexes=True,
                                                            use_only_entities=False, use_word_boundaries=False)
