@@ -1,5 +1,6 @@
 """``make train`` (kefu/ops/train.py) checks the data beside the training:
-data Rasa refuses leaves no model behind and says why."""
+data Rasa refuses leaves no model behind and says why; and after a change to
+the NLU data alone, the dialogue policies come from Rasa's cache."""
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,36 @@ def test_data_rasa_refuses_leaves_no_model(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "models" / "check.tar.gz").exists()
+
+
+#: four retrieval intents: Rasa 3.6 adds their actions to the domain from a set
+RETRIEVAL = ("faq", "chitchat", "policy", "smalltalk")
+
+
+def test_a_change_to_the_nlu_data_alone_retrains_no_policy(tmp_path):
+    topics = [(name, topic) for name in RETRIEVAL for topic in ("a", "b")]
+    nlu = NLU + "".join(f"- intent: {name}/{topic}\n  examples: |\n    - {name} {topic} one\n    - {name} {topic} two\n"
+                        for name, topic in topics)
+    domain = DOMAIN.replace("intents: [greet, thanks]", f"intents: [greet, thanks, {', '.join(RETRIEVAL)}]")
+    domain += "".join(f"  utter_{name}/{topic}: [{{text: \"{name} {topic}\"}}]\n" for name, topic in topics)
+    (tmp_path / "config.yml").write_text(CONFIG)
+    (tmp_path / "domain.yml").write_text(domain)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "nlu.yml").write_text(nlu)
+    (tmp_path / "data" / "stories.yml").write_text(STORIES.replace("  - active_loop: no_such_form\n", ""))
+    env = {"PYTHONPATH": str(ROOT), "RASA_CACHE_DIRECTORY": str(tmp_path / "cache"),
+           "RASA_TELEMETRY_ENABLED": "false", "PATH": str(Path(sys.executable).parent)}
+
+    def train() -> str:
+        done = subprocess.run([sys.executable, "-m", "kefu.ops.train", "--out", "models", "--name", "check"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout + done.stderr
+
+    first = train()
+    assert "Starting to train component 'MemoizationPolicy'" in first
+    (tmp_path / "data" / "nlu.yml").write_text(nlu + "- intent: thanks\n  examples: |\n    - many thanks\n")
+    second = train()
+    assert "Starting to train component 'KeywordIntentClassifier'" in second  # the NLU data did change
+    assert "Restored component 'MemoizationPolicy' from cache" in second
+    assert "Restored component 'RulePolicy' from cache" in second
