@@ -49,7 +49,8 @@ def score_model(model: str, result: Dict[str, Any]) -> Dict[str, Any]:
     return result
 
 
-def run_candidate(name: str, config: Path, folds: int, work: Path) -> Dict[str, Any]:
+def run_candidate(name: str, config: Path, folds: int, work: Path,
+                  cv_errors: Path | None = None) -> Dict[str, Any]:
     result: Dict[str, Any] = {"config": str(config.relative_to(ROOT)), "examples": len(data.read(training_files()))}
     trained = evaluate.train(config, ROOT / "data" / "nlu", ROOT / "domain.yml", work / name, name)
     result.update(train_seconds=trained["train_seconds"], model_mb=trained["model_mb"])
@@ -66,7 +67,11 @@ def run_candidate(name: str, config: Path, folds: int, work: Path) -> Dict[str, 
             parses_cv += evaluate.parse_all(model, held)
             held_out += held
         cv = evaluate.score(held_out, parses_cv)
-        cv.pop("errors")
+        errors = cv.pop("errors")
+        if cv_errors is not None:  # for trainers: training examples the others do not teach
+            cv_errors.mkdir(parents=True, exist_ok=True)
+            (cv_errors / f"{name}.json").write_text(json.dumps(errors, ensure_ascii=False, indent=1),
+                                                     encoding="utf-8")
         result["cross_validation"] = {"folds": folds, "seed": 42, **cv}
     return result
 
@@ -116,6 +121,8 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="also score an already trained model (e.g. the previous release) on the test set")
     parser.add_argument("--out", type=Path, default=REPORTS)
+    parser.add_argument("--cv-errors", type=Path, default=None, metavar="DIR",
+                        help="write each pipeline's cross-validation errors to DIR/<pipeline>.json")
     parser.add_argument("--keep", action="store_true",
                         help="keep the results of pipelines not run this time from the report in --out")
     args = parser.parse_args(argv)
@@ -132,7 +139,8 @@ def main(argv: List[str] | None = None) -> int:
             write(results, args.out)
         for name, config in candidates(args.only).items():
             print(f"== {name}", flush=True)
-            results[name] = {**run_candidate(name, config, args.folds, work), "measured": time.strftime("%Y-%m-%d")}
+            results[name] = {**run_candidate(name, config, args.folds, work, args.cv_errors),
+                             "measured": time.strftime("%Y-%m-%d")}
             print(json.dumps({k: results[name]["test"][k] for k in ("zh", "en")}, indent=1), flush=True)
             write(results, args.out)
     finally:

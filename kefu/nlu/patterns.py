@@ -27,6 +27,9 @@ ENTITY_PATTERNS: dict[str, str] = {
 }
 
 _COMPILED = {name: re.compile(rx) for name, rx in ENTITY_PATTERNS.items()}
+#: every pattern above holds a digit or an @: text with neither has no entity
+#: (most messages; the e-mail pattern is the slow one to try)
+_NEEDED = re.compile(r"[\d@]")
 _LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
@@ -34,6 +37,8 @@ def find_entities(text: str) -> Iterator[tuple[str, int, int]]:
     """Yield ``(entity, start, end)`` for every pattern match, leftmost first,
     without overlaps (an e-mail wins over the digits inside it)."""
     spans: list[tuple[int, int, str]] = []
+    if not _NEEDED.search(text):
+        return
     for name, rx in _COMPILED.items():
         for match in rx.finditer(text):
             spans.append((match.start(), match.end(), name))

@@ -94,7 +94,9 @@ class Segmenter:
     def protected_spans(self, text: str) -> List[Tuple[int, int]]:
         """Spans that must come out as single tokens, non-overlapping."""
         spans = [(start, end) for _, start, end in find_entities(text)]
-        if self._term_pattern is not None:
+        # every protected term holds a Latin letter or a digit: a message
+        # without one skips the catalogue's long alternation
+        if self._term_pattern is not None and _ASCII_ALNUM.search(text):
             spans += [m.span() for m in self._term_pattern.finditer(text)]
         spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
         kept: List[Tuple[int, int]] = []

@@ -17,7 +17,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from kefu.nlu.features import SentenceFeaturizer
+from kefu.nlu.features import HashedFeatures, SentenceFeaturizer
 from kefu.nlu.linear import LinearIntentClassifier, LinearResponseSelector, sentence_features
 from kefu.nlu.tokenizer import HashedToken, KefuTokenizer
 
@@ -178,3 +178,69 @@ def test_tfidf_weights_are_sklearns():
     loaded.idf_ = theirs.idf_ * 2
     theirs.idf_ = theirs.idf_ * 2
     assert abs(loaded.transform(counts) - theirs.transform(counts)).max() < 1e-15
+
+
+def test_feature_fingerprints_are_one_hash_of_the_matrix(storage):
+    data = training_data()
+    tokenized(data.training_examples)
+    featurizer = SentenceFeaturizer.create(SentenceFeaturizer.get_default_config(), storage, Resource("sf"),
+                                           context("sf"))
+    featurizer.train(data)
+    first, again = (featurizer.process(tokenized([Message(data={TEXT: "索尼耳机多少钱"})]))[0] for _ in range(2))
+    [features] = first.features
+    assert isinstance(features, HashedFeatures) and features.features.nnz > 5
+    assert again.features[0].fingerprint() == features.fingerprint()
+    assert again.fingerprint() == first.fingerprint()  # what Rasa's training cache compares
+    doubled = features.features.copy()
+    doubled.data = doubled.data * 2
+    moved = features.features.copy()
+    moved.col = (moved.col + 1) % moved.shape[1]
+    for other in (doubled, moved):
+        assert HashedFeatures(other, features.type, features.attribute, features.origin).fingerprint() != \
+            features.fingerprint()
+
+
+def test_weights_are_stored_in_single_precision_and_as_non_zeros_when_mostly_zero():
+    from kefu.nlu.weights import pack, unpack
+
+    rng = np.random.default_rng(3)
+    dense = rng.normal(size=(4, 60))
+    sparse = dense * (rng.random((4, 60)) < 0.2)
+    assert set(pack("coef", dense)) == {"coef"} and pack("coef", dense)["coef"].dtype == np.float32
+    assert pack("coef", sparse)["coef.values"].size == np.count_nonzero(sparse)
+    for coef in (dense, sparse):
+        back = unpack("coef", pack("coef", coef))
+        np.testing.assert_array_equal(back, coef.astype(np.float32).astype(np.float64))
+        assert back.dtype == np.float64 and back.flags.f_contiguous
+
+
+def test_the_svm_temperature_is_the_same_with_its_folds_in_a_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy.sparse import random as sparse_random
+    from scipy.special import log_softmax
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from kefu.nlu.margin import MarginModel
+
+    labels = np.array(["a", "b", "c"] * 80)
+    counts = sparse_random(240, 300, density=0.03, format="lil", random_state=5)
+    some = np.arange(0, 240, 2)  # a word per class, in half of its examples: not separable
+    counts[some, np.searchsorted(["a", "b", "c"], labels[some]) * 7] = 2
+    counts = counts.tocsr()
+    counts.data = np.ceil(counts.data * 3)
+    alone = MarginModel(C=1).fit(counts, labels)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        shared = MarginModel(C=1).fit(counts, labels, pool)
+    assert shared.temperature == alone.temperature and 0.05 < alone.temperature < 4
+    np.testing.assert_array_equal(shared.coef, alone.coef)
+    # the held-out margins are sklearn's cross_val_predict's: the same temperature as fitting with it
+    weighted = alone.tfidf.transform(counts)  # type: ignore[union-attr]
+    held_out = cross_val_predict(alone._svm(), weighted, labels, method="decision_function",
+                                 cv=StratifiedKFold(3, shuffle=True, random_state=42))
+    truth = np.searchsorted(alone.classes_, labels)  # type: ignore[arg-type]
+
+    def loss(t: float) -> float:
+        return float(-log_softmax(held_out / t, axis=1)[np.arange(240), truth].mean())
+
+    assert loss(alone.temperature) <= min(loss(alone.temperature * 1.05), loss(alone.temperature / 1.05))
