@@ -227,13 +227,11 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
         X, y = self._create_training_matrix(training_data)
         if X.shape[0] == 0:
             return self._resource
-        # both solvers release the GIL: the logistic regression, the SVM and
-        # the SVM's held-out fits share the two cores
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # both solvers release the GIL: two cores
             fitted = pool.submit(fit, self.clf, X, y)
             if self.config["margin"]:
                 margin = self.config["margin"]
-                self.margin = MarginModel(C=float(margin["C"]), folds=int(margin.get("folds", 3))).fit(X, y, pool)
+                self.margin = MarginModel(C=float(margin["C"]), folds=int(margin.get("folds", 3))).fit(X, y)
             fitted.result()
         self.persist()
         return self._resource

@@ -17,14 +17,13 @@ read like the logistic regressions, never pickled.
 """
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.sparse import csr_matrix
 from scipy.special import log_softmax, softmax
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
 from kefu.nlu.tfidf import Tfidf
@@ -56,55 +55,30 @@ class MarginModel:
     def _svm(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight="balanced", random_state=self.random_state)
 
-    def fit(self, X: csr_matrix, y: Sequence[str], pool: Optional[Executor] = None) -> "MarginModel":
-        """Fit the SVM and its temperature. The held-out fits run in
-        ``pool``, beside whatever else it was given (the logistic
-        regression): liblinear releases the GIL, so they share the cores."""
-        if pool is None:
-            with ThreadPoolExecutor(max_workers=1) as own:
-                return self.fit(X, y, own)
+    def fit(self, X: csr_matrix, y: Sequence[str]) -> "MarginModel":
         labels = np.asarray(y)
         tfidf = Tfidf(sublinear_tf=True).fit(X)
         weighted = tfidf.transform(X)
-        folds = self._submit_folds(weighted, labels, pool)
         svm = self._svm().fit(weighted, labels)
         self.tfidf = tfidf
         self.coef = np.asfortranarray(svm.coef_)
         self.intercept = svm.intercept_
         self.classes_ = svm.classes_
-        self.temperature = self._fit_temperature(self._gather(folds, len(labels)), labels)
+        self.temperature = self._fit_temperature(self._held_out_margins(weighted, labels), labels)
         return self
 
-    def _submit_folds(self, weighted: csr_matrix, labels: np.ndarray,
-                      pool: Executor) -> List[Tuple[np.ndarray, Future]]:
-        """One task per fold: the margins of the held-out examples from an
-        SVM fitted on the others; none when a class is too small to be held
-        out."""
+    def _held_out_margins(self, weighted: csr_matrix, labels: np.ndarray) -> Optional[np.ndarray]:
+        """Each example's margins from an SVM fitted without it; None when a
+        class is too small to be held out. One fit after the other: liblinear
+        draws from the C library's one random state, so two fits at once in
+        two threads would not give the same model twice."""
         smallest = min(np.unique(labels, return_counts=True)[1])
         folds = min(self.folds, int(smallest))
         if folds < 2:
-            return []
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
-        return [(held, pool.submit(self._fold_margins, weighted, labels, kept, held))
-                for kept, held in splitter.split(weighted, labels)]
-
-    def _fold_margins(self, weighted: csr_matrix, labels: np.ndarray, kept: np.ndarray,
-                      held: np.ndarray) -> np.ndarray:
-        # every class is in every fold's training part: StratifiedKFold with
-        # no more folds than the smallest class has examples
-        svm = self._svm().fit(weighted[kept], labels[kept])
-        return np.asarray(svm.decision_function(weighted[held])).reshape(len(held), -1)
-
-    @staticmethod
-    def _gather(folds: List[Tuple[np.ndarray, Future]], rows: int) -> Optional[np.ndarray]:
-        """The folds' margins, each example in its own row."""
-        if not folds:
             return None
-        parts = [(held, task.result()) for held, task in folds]
-        margins = np.zeros((rows, parts[0][1].shape[1]))
-        for held, part in parts:
-            margins[held] = part
-        return two_columns(margins.ravel() if margins.shape[1] == 1 else margins)
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        return two_columns(cross_val_predict(self._svm(), weighted, labels, cv=splitter,
+                                             method="decision_function"))
 
     def _fit_temperature(self, held_out: Optional[np.ndarray], labels: np.ndarray) -> float:
         """The temperature that makes held-out margins the most likely
