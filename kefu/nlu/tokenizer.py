@@ -14,6 +14,14 @@ between tokens and the featurizers learn from blanks. This tokenizer
 
 The dictionary files under ``dictionary_path`` are copied into the model, so
 a trained model needs nothing from the working tree.
+
+``training_attributes`` names what is tokenized in the training data. Rasa's
+tokenizers cut every attribute of an example, the answers of retrieval
+intents included: Kefu's 3,278 answer copies hold more characters than all
+its examples, and their tokens were then fingerprinted after every pipeline
+step, for linear models that read only the shopper's text
+(reports/perf/training.md). ``null`` keeps Rasa's behaviour, which DIET and
+the ResponseSelector need.
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ import logging
 import re
 import shutil
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
@@ -30,6 +39,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -126,6 +136,16 @@ class Segmenter:
         ]
 
 
+@lru_cache(maxsize=4)
+def shared_segmenter(dictionary: Tuple[Tuple[str, int, Optional[str]], ...]) -> Segmenter:
+    """One :class:`Segmenter` per dictionary in a process. Loading jieba's
+    prefix dictionary takes most of a second, and a training builds the
+    tokenizer twice (the node that trains it and the node that runs it);
+    a segmenter only reads its jieba instance once built, so both can
+    share one."""
+    return Segmenter(list(dictionary))
+
+
 def _is_content(word: str) -> bool:
     """Words, numbers and emoji count; blanks and punctuation do not."""
     return any(
@@ -163,6 +183,8 @@ class KefuTokenizer(Tokenizer):
             "intent_split_symbol": "_",
             "token_pattern": None,
             "prefix_separator_symbol": None,
+            # what to tokenize in the training data; null: every attribute, as Rasa does
+            "training_attributes": None,
         }
 
     @staticmethod
@@ -180,7 +202,7 @@ class KefuTokenizer(Tokenizer):
         self._model_storage = model_storage
         self._resource = resource
         self._dictionary_files = dictionary_files
-        self._segmenter = Segmenter(read_dictionary(dictionary_files))
+        self._segmenter = shared_segmenter(tuple(read_dictionary(dictionary_files)))
 
     @classmethod
     def create(
@@ -220,6 +242,17 @@ class KefuTokenizer(Tokenizer):
             for file in self._dictionary_files:
                 shutil.copy2(file, directory / file.name)
         return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Tokenize the ``training_attributes`` of the examples (see the module's docstring)."""
+        attributes = self._config.get("training_attributes")
+        if attributes is None:
+            return super().process_training_data(training_data)
+        for example in training_data.training_examples:
+            for attribute in attributes:
+                if example.get(attribute):
+                    example.set(TOKENS_NAMES[attribute], self.tokenize(example, attribute))
+        return training_data
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:
         text = message.get(attribute) or ""

@@ -160,6 +160,35 @@ def test_token_fingerprints_are_one_hash_of_their_fields():
     assert HashedToken(first.text + "x", first.start).fingerprint() != first.fingerprint()
 
 
+def faq_example() -> Message:
+    return Message(data={TEXT: "包邮吗亲", "intent": "faq", "intent_response_key": "faq/shipping",
+                         "response": "满99元包邮，偏远地区除外"})
+
+
+def test_training_tokenizes_only_the_attributes_the_config_names():
+    dictionary = {**KefuTokenizer.get_default_config(), "dictionary_path": str(ROOT / "data" / "dict")}
+    text_only = KefuTokenizer.create({**dictionary, "training_attributes": ["text"]}, None, None,  # type: ignore
+                                     context("text only"))
+    every = KefuTokenizer.create(dictionary, None, None, context("every"))  # type: ignore[arg-type]
+    cut_text = text_only.process_training_data(TrainingData([faq_example()])).training_examples[0]
+    cut_all = every.process_training_data(TrainingData([faq_example()])).training_examples[0]
+    assert [t.text for t in cut_text.get("text_tokens")] == [t.text for t in cut_all.get("text_tokens")]
+    assert cut_text.get("response_tokens") is None and cut_text.get("intent_tokens") is None
+    assert "包邮" in [t.text for t in cut_all.get("response_tokens")]  # Rasa's behaviour by default
+
+
+def test_tokenizers_with_one_dictionary_share_one_jieba():
+    config = {**KefuTokenizer.get_default_config(), "dictionary_path": str(ROOT / "data" / "dict")}
+    first = KefuTokenizer.create(config, None, None, context("first"))  # type: ignore[arg-type]
+    second = KefuTokenizer.create(config, None, None, context("second"))  # type: ignore[arg-type]
+    no_dictionary = KefuTokenizer.create(KefuTokenizer.get_default_config(), None, None,  # type: ignore
+                                         context("none"))
+    assert first._segmenter is second._segmenter
+    assert no_dictionary._segmenter is not first._segmenter
+    words = [t.text for t in first.tokenize(Message(data={TEXT: "七天无理由退货可以吗"}), TEXT)]
+    without = [t.text for t in no_dictionary.tokenize(Message(data={TEXT: "七天无理由退货可以吗"}), TEXT)]
+    assert "七天无理由" in words and "七天无理由" not in without  # the shop's word: one dictionary each
+
 def test_tfidf_weights_are_sklearns():
     from scipy.sparse import random as sparse_random
     from sklearn.feature_extraction.text import TfidfTransformer
