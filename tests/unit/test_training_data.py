@@ -148,3 +148,16 @@ def test_product_annotations_are_catalogue_terms():
 def test_generated_files_are_up_to_date():
     for path, content in lookup.outputs().items():
         assert path.read_text(encoding="utf-8") == content, f"{path} is stale: run make lookup"
+
+
+def test_other_services_are_named_whole_and_the_shops_own_never():
+    regex = re.compile(lookup.render_other_services_nlu(lookup.other_service_names()).split("- ", 1)[1].strip(),
+                       re.IGNORECASE)
+    named = ["美团外卖少送了一份", "my Swiggy order is late", "booked on MakeMyTrip", "12306买不到票", "uber charged"]
+    for text in named:
+        assert regex.search(text), text
+    # inside a longer word, or the shop's own marketplaces, payments and couriers
+    ours = ["a potato tuber", "hola amigo", "淘宝下的单", "支付宝付款失败", "顺丰到哪了", "京东物流", "paid with paytm",
+            "订单2611240000123060"]
+    for text in ours:
+        assert not regex.search(text), text
