@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from channels.webchat import session_id_for
+from kefu.core import ids
+from kefu.core.clock import to_db, utcnow
 from kefu.core.config import NotifyOptions
 from kefu.core.secrets import secret
 from kefu.desk.app import create_app
 from kefu.desk.settings import DeskSettings
 from kefu.store.db import make_engine, session_scope
-from kefu.store.models import ChannelIdentity, Order
+from kefu.store.models import ChannelIdentity, Order, WebPage
 from kefu.store.notify import NotifyStore
 from tests.conftest import always_open_hours
 from tests.desk.conftest import ServedApp, wait_for
@@ -50,14 +52,22 @@ def _last_paid_order(shop_url: str) -> Order:
 
 
 def _wait_page_closed(kefu, notify: NotifyStore, conversation: str) -> None:
-    """Until the server knows the page is gone; on a time-out, what the
-    server said about its webchat sockets, so a failure in CI tells why."""
+    """Until the server knows the page is gone; on a time-out, the pages
+    still recorded (which socket, opened when) and the end of Rasa's log,
+    so a failure in CI tells why. Seen twice in a dozen runs with both
+    cores busy: one row, the page's only socket, opened at the visit's
+    start, never closed within 90 s; nothing logged about it."""
+    left = utcnow()
     try:
         wait_for(lambda: not notify.page_open(conversation), timeout=90)
     except AssertionError:
-        log = kefu.supervisor.log_dir / "rasa.log"
-        said = [line for line in log.read_text(errors="replace").splitlines() if "webchat" in line.lower()]
-        raise AssertionError("the closed page is still recorded as open; rasa.log:\n" + "\n".join(said[-40:])) from None
+        with session_scope(notify.engine) as s:
+            rows = s.execute(select(WebPage.sid, WebPage.opened_at)
+                             .where(WebPage.conversation_key == ids.conversation_key(conversation))).all()
+        pages = [f"sid {sid[:6]}… opened {opened} (page left {to_db(left)})" for sid, opened in rows]
+        log = (kefu.supervisor.log_dir / "rasa.log").read_text(errors="replace").splitlines()
+        raise AssertionError("the closed page is still recorded as open:\n" + "\n".join(pages)
+                             + "\nthe end of rasa.log:\n" + "\n".join(log[-40:])) from None
 
 
 def _post(desk: ServedApp, order_id: str, kind: str, data: dict) -> None:
