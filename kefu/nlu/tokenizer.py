@@ -41,6 +41,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ACTION_NAME, INTENT, INTENT_RESPONSE_KEY
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import get_text_hash
@@ -250,8 +251,11 @@ class KefuTokenizer(Tokenizer):
             return super().process_training_data(training_data)
         for example in training_data.training_examples:
             for attribute in attributes:
-                if example.get(attribute):
-                    example.set(TOKENS_NAMES[attribute], self.tokenize(example, attribute))
+                if not example.get(attribute):
+                    continue
+                names = attribute in (INTENT, ACTION_NAME, INTENT_RESPONSE_KEY)  # split, as Rasa does
+                tokens = self._split_name(example, attribute) if names else self.tokenize(example, attribute)
+                example.set(TOKENS_NAMES[attribute], tokens)
         return training_data
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:

@@ -175,6 +175,11 @@ def test_training_tokenizes_only_the_attributes_the_config_names():
     assert [t.text for t in cut_text.get("text_tokens")] == [t.text for t in cut_all.get("text_tokens")]
     assert cut_text.get("response_tokens") is None and cut_text.get("intent_tokens") is None
     assert "包邮" in [t.text for t in cut_all.get("response_tokens")]  # Rasa's behaviour by default
+    named = KefuTokenizer.create({**dictionary, "training_attributes": ["text", "intent_response_key"]}, None,
+                                 None, context("named"))  # type: ignore[arg-type]
+    keys = named.process_training_data(TrainingData([faq_example()])).training_examples[0].get(
+        "intent_response_key_tokens")
+    assert [t.text for t in keys] == [t.text for t in cut_all.get("intent_response_key_tokens")]  # split as Rasa does
 
 
 def test_tokenizers_with_one_dictionary_share_one_jieba():
