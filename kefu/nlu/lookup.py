@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List
 
 import yaml
 
@@ -54,12 +54,21 @@ def product_terms(catalog: Dict[str, Any]) -> Dict[str, List[str]]:
 
 
 def _all_terms(terms: Dict[str, List[str]]) -> List[str]:
-    words = {w for name, syns in terms.items() for w in [name, *syns]}
+    return _longest_first({w for name, syns in terms.items() for w in [name, *syns]})
+
+
+def _longest_first(words: Iterable[str]) -> List[str]:
     return sorted(words, key=lambda w: (-len(w), w.lower()))
 
 
+def alternation(words: Iterable[str]) -> str:
+    """One regex for a list of names: longest first, so "iPhone 15 Pro" wins
+    over "iPhone 15", each boundary-safe (:func:`term_regex`)."""
+    return "|".join(term_regex(word) for word in _longest_first(words))
+
+
 def render_product_nlu(terms: Dict[str, List[str]]) -> str:
-    regex = "|".join(term_regex(term) for term in _all_terms(terms))
+    regex = alternation(_all_terms(terms))
     nlu: List[Dict[str, Any]] = [{"regex": "product", "examples": f"- {regex}\n"}]
     for name, synonyms in terms.items():
         # The canonical name in lower case too: the extractor matches any case
@@ -94,11 +103,14 @@ def other_service_names(path: Path = OTHER_SERVICES) -> List[str]:
     return [str(name) for names in groups.values() for name in names]
 
 
+def other_service_regex(names: List[str]) -> str:
+    """The ``other_service`` regex, boundary-safe like the products', so
+    "uber" never matches inside "tuber"; one spelling per name."""
+    return alternation({n.lower(): n for n in names}.values())
+
+
 def render_other_services_nlu(names: List[str]) -> str:
-    """The ``other_service`` regex: longest names first, boundary-safe like
-    the products', so "uber" never matches inside "tuber"."""
-    words = sorted({n.lower(): n for n in names}.values(), key=lambda w: (-len(w), w.lower()))
-    nlu = [{"regex": "other_service", "examples": "- " + "|".join(term_regex(w) for w in words) + "\n"}]
+    nlu = [{"regex": "other_service", "examples": f"- {other_service_regex(names)}\n"}]
     return HEADER.format(source="data/catalog/other_services.yml") + _nlu_yaml(nlu)
 
 

@@ -194,6 +194,7 @@ def test_tokenizers_with_one_dictionary_share_one_jieba():
     without = [t.text for t in no_dictionary.tokenize(Message(data={TEXT: "七天无理由退货可以吗"}), TEXT)]
     assert "七天无理由" in words and "七天无理由" not in without  # the shop's word: one dictionary each
 
+
 def test_tfidf_weights_are_sklearns():
     from scipy.sparse import random as sparse_random
     from sklearn.feature_extraction.text import TfidfTransformer
