@@ -100,6 +100,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
+from channels import sanic_websocket
 from channels.delivery import send_with_retry
 from channels.edge import answering_failures, user_message
 from kefu.core import ids, responses, text
@@ -330,6 +331,15 @@ async def _page_event(record: Callable[..., Any], *args: str) -> None:
                 return
             logger.warning("webchat: recording an open or closed page failed; trying again in %.1f s", wait)
             await asyncio.sleep(wait)
+
+
+async def _page_left(sid: str, opening: Optional[asyncio.Future]) -> None:
+    """Record the socket's page as closed, after its opening if that is
+    still being written (socket.io runs each event in its own task): closed
+    first, the opening would stay, and news would wait for nobody."""
+    if opening is not None:
+        await asyncio.wait({opening})
+    await _page_event(notify_store().page_closed, sid)
 
 
 def session_hash(session_id: str) -> str:
@@ -659,11 +669,12 @@ class WebChatInput(SocketIOInput):
         self.trusted_proxies = load_settings().trusted_proxies
         self.static_prefix = static_prefix
         self.max_message_chars = max_message_chars
-        self._photo_turns: Set[asyncio.Task] = set()  # the turns photos started, kept until done
-        self._page_opens: Dict[str, asyncio.Task] = {}  # socket id -> its page being recorded as open
+        self._tasks: Set[asyncio.Future] = set()  # photo turns and page events, kept until done
+        self._page_opens: Dict[str, asyncio.Future] = {}  # socket id -> its page being recorded as open
 
     def make_server(self) -> AsyncServer:
         """The socket.io server; shared through Redis when configured."""
+        sanic_websocket.install()  # or every websocket closes at its first read (Python 3.11)
         options: Dict[str, Any] = dict(
             async_mode="sanic",
             cors_allowed_origins=self.cors_allowed_origins,
@@ -735,8 +746,8 @@ class WebChatInput(SocketIOInput):
             await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
             logger.debug("webchat: session %s joined", session_hash(session_id))
-            opened = asyncio.ensure_future(_page_event(notify_store().page_opened, sid,
-                                                       ids.Identity(ids.WEB, session_id).conversation_id))
+            opened = self.keep(_page_event(notify_store().page_opened, sid,
+                                           ids.Identity(ids.WEB, session_id).conversation_id))
             self._page_opens[sid] = opened
             try:
                 await opened
@@ -748,12 +759,10 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text, *_reason: Any) -> None:
-            # socket.io runs each event in its own task: a page that leaves while its opening is still
-            # being written must be closed after it, or its row would stay and news would wait for nobody
-            opening = self._page_opens.pop(sid, None)
-            if opening is not None:
-                await asyncio.wait({opening})
-            await _page_event(notify_store().page_closed, sid)
+            # socket.io runs a disconnect inside the websocket's request task, and Sanic cancels that
+            # task when the connection drops, as it does when a page leaves: the closing is written
+            # by a task of its own, which that cancel cannot stop before the row is deleted
+            await asyncio.shield(self.keep(_page_left(sid, self._page_opens.pop(sid, None))))
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:
@@ -915,6 +924,13 @@ class WebChatInput(SocketIOInput):
         message = user_message(ids.Identity(ids.WEB, session_id), PHOTO_TEXT, output, connector=self.name(),
                                client_address=self.client_of(request),
                                metadata={"lang": language} if language else None)
-        turn = asyncio.ensure_future(handle(message))
-        self._photo_turns.add(turn)
-        turn.add_done_callback(self._photo_turns.discard)
+        self.keep(handle(message))
+
+    def keep(self, work: Awaitable[Any]) -> asyncio.Future:
+        """``work`` as a task the connector holds until it ends: the event
+        loop keeps only weak references to tasks, and work that must finish
+        should not hang on whoever started it."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

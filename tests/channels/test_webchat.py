@@ -5,16 +5,20 @@ assistant, and the real widget in headless Chromium against Kefu's servers
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Awaitable, Callable
 
 import aiohttp
 import pytest
 import requests
 import socketio
+import websockets.legacy.client
 from sanic import Sanic
 
 from channels.edge import TRY_AGAIN
@@ -38,9 +42,11 @@ from channels.webchat import (
 )
 from kefu.core import ids
 from kefu.core.ids import recipient_key
+from kefu.notify import notify_store
 from kefu.state import use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
+from kefu.store.notify import NotifyStore
 from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, rasa_api, start_kefu
 
 SHIPPED = "2611010000000001"
@@ -265,6 +271,123 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
         # abort: a polling client would otherwise wait out its pending long-poll (25 s)
         await client.eio.disconnect(abort=True)
         server.close()
+
+
+class OneThread(ThreadPoolExecutor):
+    """The server's only thread for blocking calls, easy to keep busy; it
+    counts the pages it was asked to record as closed (``asyncio.to_thread``
+    hands it ``partial(context.run, NotifyStore.page_closed, sid)``)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="db")
+        self.closings = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.closings += any(getattr(a, "__name__", "") == "page_closed" for a in getattr(fn, "args", ()))
+        return super().submit(fn, *args, **kwargs)
+
+
+Leave = Callable[[Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
+async def _socket_by_polling(port: int) -> Leave:
+    """A socket.io session over HTTP long-polling, as the widget speaks it;
+    what it returns says goodbye ("41") and, once the server is writing the
+    page's closing, drops the connection before the answer, as a browser
+    does when the page leaves."""
+    base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base) as reply:
+            sid = json.loads((await reply.text())[1:])["sid"]
+        base += f"&sid={sid}"
+        for packet, answer in [("40", "40"), (f'42["session_request",{{"session_token":"{TOKEN}"}}]', "42")]:
+            async with http.post(base, data=packet) as reply:
+                assert await reply.text() == "OK"
+            async with http.get(base) as reply:
+                assert (await reply.text()).startswith(answer)
+
+    async def leave(closing_queued: Callable[[], Awaitable[None]]) -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST {base[len('http://127.0.0.1:') + len(str(port)):]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n41".encode())
+        await writer.drain()
+        await closing_queued()
+        writer.transport.abort()
+    return leave
+
+
+async def _socket_by_websocket(port: int) -> Leave:
+    """The same over a websocket."""
+    ws = await websockets.legacy.client.connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.recv()).startswith("0")
+    await ws.send("40")
+    assert (await ws.recv()).startswith("40")
+    await ws.send(f'42["session_request",{{"session_token":"{TOKEN}"}}]')
+    assert json.loads((await ws.recv())[2:]) == ["session_confirm", TOKEN]
+
+    async def leave(closing_queued: Callable[[], Awaitable[None]]) -> None:
+        await ws.send("41")
+        await closing_queued()
+        ws.transport.abort()
+    return leave
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("connect", [_socket_by_polling, _socket_by_websocket])
+async def test_a_page_that_leaves_is_recorded_closed_though_its_request_is_cancelled(connect, tmp_path, monkeypatch):
+    """Order news waits while no page is open. socket.io handles a goodbye
+    inside the request (or websocket) that brought it, and Sanic cancels
+    that request's task when its connection drops, as it does when a page
+    leaves: the closing must be written all the same (it was lost whenever
+    the database's thread was still busy at that moment)."""
+    Sanic.test_mode = True
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    migrate(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    notify_store.cache_clear()
+    notify = NotifyStore(make_engine(url))
+    loop = asyncio.get_running_loop()
+    executor = OneThread()
+    loop.set_default_executor(executor)
+
+    async def on_new_message(message):  # not reached
+        raise AssertionError(message.text)
+
+    async def page_open(want: bool) -> bool:
+        for _ in range(100):
+            if await asyncio.to_thread(notify.page_open, CONVERSATION) == want:
+                break
+            await asyncio.sleep(0.05)
+        return await asyncio.to_thread(notify.page_open, CONVERSATION)
+
+    channel = WebChatInput(redis_url=None)
+    app = Sanic(f"webchat_{uuid.uuid4().hex[:8]}")
+    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    busy = threading.Event()
+    try:
+        leave = await connect(port)
+        assert await page_open(True)
+        held = loop.run_in_executor(None, busy.wait, 30)  # the database's thread is busy when the page leaves
+        before = executor.closings
+
+        async def closing_queued() -> None:
+            for _ in range(200):
+                if executor.closings > before:
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the server did not start recording the page as closed")
+
+        await leave(closing_queued)
+        busy.set()
+        await held
+        assert not await page_open(False), "the page left but is still recorded as open"
+    finally:
+        busy.set()
+        server.close()
+        notify_store.cache_clear()
 
 
 # --------------------------------------------------------------------------
