@@ -18,6 +18,13 @@ The features are Rasa's own: tokens (their lemma) with numbers replaced by
 n-grams seen in at least ``min_df`` training messages; one 0/1 column per
 regex and lookup table of the training data that matches the text.
 
+``pattern_weights`` gives a pattern's column another value than 1 when
+it matches (``{other_service: 4}``): one regex that names a whole kind of
+message (another company's service, a question, a topic no shop serves,
+data/nlu/cues.yml) then weighs more against the many n-grams the
+message shares with the shop's own intents, which cross-validation showed
+it too weak to do at 1 (reports/nlu/).
+
 With ``text`` set, a fourth block: character n-grams of the message as
 written (lower-cased, every digit a 0), across word boundaries. jieba
 splits Chinese into words, sometimes differently in two phrasings of one
@@ -29,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -118,7 +125,7 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         return {**SparseFeaturizer.get_default_config(),
                 "word": {"min_ngram": 1, "max_ngram": 2, "min_df": 2},
                 "char": {"min_ngram": 1, "max_ngram": 4, "min_df": 2},
-                "text": None, "patterns": True, "case_sensitive": False}
+                "text": None, "patterns": True, "pattern_weights": {}, "case_sensitive": False}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, state: Optional[Dict[str, Any]] = None) -> None:
@@ -137,9 +144,11 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
         self.text = vectorizer("char", self._config["text"], state.get("text")) if self._config["text"] else None
         self._compiled = self._compile()
 
-    def _compile(self) -> List[re.Pattern]:
+    def _compile(self) -> List[Tuple[re.Pattern, float]]:
+        """Each pattern and the value of its column when it matches."""
         flags = 0 if self._config["case_sensitive"] else re.IGNORECASE
-        return [re.compile(p["pattern"], flags) for p in self.patterns]
+        weights = self._config["pattern_weights"] or {}
+        return [(re.compile(p["pattern"], flags), float(weights.get(p["name"], 1.0))) for p in self.patterns]
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -194,7 +203,7 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
 
     def _features(self, messages: List[Message]) -> csr_matrix:
         texts = [token_text(m) for m in messages]
-        flags = np.array([[1.0 if pattern.search(m.get(TEXT)) else 0.0 for pattern in self._compiled]
+        flags = np.array([[weight if pattern.search(m.get(TEXT)) else 0.0 for pattern, weight in self._compiled]
                           for m in messages]).reshape(len(messages), len(self._compiled))
         blocks = [csr_matrix(flags), self.word.transform(texts), self.char.transform(texts)]
         if self.text is not None:
@@ -207,3 +216,6 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
             settings = config.get(block)
             if settings and settings["min_ngram"] > settings["max_ngram"]:
                 raise ValueError(f"{cls.__name__}: {block} min_ngram is above max_ngram")
+        for name, weight in (config.get("pattern_weights") or {}).items():
+            if not isinstance(weight, (int, float)) or weight <= 0:
+                raise ValueError(f"{cls.__name__}: the weight of pattern {name!r} must be a number above 0")

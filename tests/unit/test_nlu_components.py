@@ -235,6 +235,22 @@ def test_feature_fingerprints_are_one_hash_of_the_matrix(storage):
             features.fingerprint()
 
 
+def test_a_weighted_pattern_flags_with_its_weight_and_the_others_with_one(storage):
+    data = training_data()
+    tokenized(data.training_examples)
+    config = {**SentenceFeaturizer.get_default_config(), "pattern_weights": {"product": 4}}
+    SentenceFeaturizer.create(config, storage, Resource("weighted"), context("weighted")).train(data)
+    loaded = SentenceFeaturizer.load(config, storage, Resource("weighted"), context("weighted"))
+    [both, neither] = loaded.process(tokenized([Message(data={TEXT: "订单2611240000077777的索尼耳机"}),
+                                                Message(data={TEXT: "你好"})]))
+    flags = sentence_features([both, neither]).toarray()[:, :2]  # the pattern block comes first: order_id, product
+    np.testing.assert_array_equal(flags, [[1.0, 4.0], [0.0, 0.0]])
+    for bad in (0, -1, "4"):
+        with pytest.raises(ValueError, match="product"):
+            SentenceFeaturizer.create({**config, "pattern_weights": {"product": bad}}, storage, Resource("bad"),
+                                      context("bad"))
+
+
 def test_weights_are_stored_in_single_precision_and_as_non_zeros_when_mostly_zero():
     from kefu.nlu.weights import pack, unpack
 
