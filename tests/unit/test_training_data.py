@@ -160,3 +160,35 @@ def test_other_services_are_named_whole_and_the_shops_own_never():
             "订单2611240000123060"]
     for text in ours:
         assert not regex.search(text), text
+
+
+def _cues() -> dict:
+    """data/nlu/cues.yml's regexes by name, compiled as the pipeline does (any case)."""
+    document = yaml.safe_load((ROOT / "data" / "nlu" / "cues.yml").read_text(encoding="utf-8"))
+    return {block["regex"]: [re.compile(line[2:], re.IGNORECASE) for line in block["examples"].splitlines() if line]
+            for block in document["nlu"]}
+
+
+@pytest.mark.parametrize("cue, says, does_not", [
+    ("question", ["这款有白色吗", "运费多少", "is it waterproof", "Do you ship to Penang", "what about the blue one"],
+     ["电动牙刷 樱花粉", "silk dress size 6", "帮我取消订单", "this is broken"]),
+    ("request", ["帮我查一下", "我要退货", "I want a refund", "pls cancel it"], ["好的", "thanks", "到哪了"]),
+    ("upset", ["气死了 什么破快递", "太差了！！", "worst service ever", "this is a SCAM"], ["还没到吗", "where is it"]),
+    ("babble", ["啊吧啊吧啊吧", "mmmmmm", "lalalala", "哈哈哈"], ["嗯嗯", "好的好的", "ok", "hello"]),
+    ("short", ["好的", "ok", "张三", "hi"], ["帮我查下订单", "where is my order"]),
+    ("long", ["上周买的电饭煲今天才到 打开一看内胆有个大凹痕 客服一直不回消息 "
+              "快递员态度也差 我现在就要一个说法 不然投诉"], ["我的快递到哪了"]),
+    ("greeting_first", ["你好 我的快递怎么还没到", "hello, the parcel you promised for today never came",
+                        "亲，能开发票吗"],
+     ["你好", "hello there", "hi!!", "在吗 在吗"]),
+    ("world_topic", ["明天天气怎么样", "腾讯股价现在多少", "申根签证要多久", "颈椎疼怎么办", "is it raining in pune",
+                     "nvidia share price"],
+     ["下雨天快递会晚吗", "送女朋友的礼物", "can i pay with visa", "deliver before christmas", "血压计有货吗",
+      "is this in stock", "话说这款手机怎么样"]),
+])
+def test_cues_say_what_a_message_does(cue, says, does_not):
+    patterns = _cues()[cue]
+    for text in says:
+        assert any(p.search(text) for p in patterns), (cue, text)
+    for text in does_not:
+        assert not any(p.search(text) for p in patterns), (cue, text)
