@@ -759,9 +759,9 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text, *_reason: Any) -> None:
-            # socket.io runs a disconnect inside the websocket's request task, and Sanic cancels that
-            # task when the connection drops, as it does when a page leaves: the closing is written
-            # by a task of its own, which that cancel cannot stop before the row is deleted
+            # socket.io runs a disconnect inside the request (or websocket) that brought it, and Sanic
+            # cancels that request's task when the connection drops, as it does when a page leaves: the
+            # closing is written by a task of its own, which that cancel cannot stop
             await asyncio.shield(self.keep(_page_left(sid, self._page_opens.pop(sid, None))))
 
         @sio.on(self.user_message_evt, namespace=self.namespace)

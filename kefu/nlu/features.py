@@ -50,7 +50,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa.shared.utils.io import deep_container_fingerprint
+from rasa.shared.utils.io import deep_container_fingerprint, raise_warning
 from scipy.sparse import coo_matrix, csr_matrix, hstack
 from sklearn.feature_extraction.text import CountVectorizer
 
@@ -168,6 +168,10 @@ class SentenceFeaturizer(SparseFeaturizer, GraphComponent):
             self.patterns = pattern_utils.extract_patterns(training_data, use_lookup_tables=True, use_regexes=True,
                                                            use_only_entities=False, use_word_boundaries=False)
             self._compiled = self._compile()
+            unknown = sorted(set(self._config["pattern_weights"] or {}) - {p["name"] for p in self.patterns})
+            if unknown:  # a trainer's typo would otherwise weigh nothing, silently
+                raise_warning(f"{type(self).__name__}: pattern_weights names no regex or lookup table of the "
+                              f"training data: {', '.join(unknown)}")
         with self._model_storage.write_to(self._resource) as directory:
             (directory / FILE).write_text(json.dumps({
                 "patterns": self.patterns,

@@ -245,6 +245,9 @@ def test_a_weighted_pattern_flags_with_its_weight_and_the_others_with_one(storag
                                                 Message(data={TEXT: "你好"})]))
     flags = sentence_features([both, neither]).toarray()[:, :2]  # the pattern block comes first: order_id, product
     np.testing.assert_array_equal(flags, [[1.0, 4.0], [0.0, 0.0]])
+    with pytest.warns(UserWarning, match="questions"):  # a name the data does not have: said, not ignored
+        SentenceFeaturizer.create({**config, "pattern_weights": {"questions": 4}}, storage, Resource("typo"),
+                                  context("typo")).train(data)
     for bad in (0, -1, "4"):
         with pytest.raises(ValueError, match="product"):
             SentenceFeaturizer.create({**config, "pattern_weights": {"product": bad}}, storage, Resource("bad"),

@@ -192,3 +192,13 @@ def test_cues_say_what_a_message_does(cue, says, does_not):
         assert any(p.search(text) for p in patterns), (cue, text)
     for text in does_not:
         assert not any(p.search(text) for p in patterns), (cue, text)
+
+
+def test_every_weighted_pattern_of_the_config_is_in_the_data():
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    [featurizer] = [c for c in config["pipeline"] if c["name"].endswith("SentenceFeaturizer")]
+    names = set()
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            names.add(block.get("regex") or block.get("lookup"))
+    assert set(featurizer["pattern_weights"]) <= names, set(featurizer["pattern_weights"]) - names
