@@ -295,20 +295,20 @@ async def _socket_by_polling(port: int) -> Leave:
     what it returns says goodbye ("41") and, once the server is writing the
     page's closing, drops the connection before the answer, as a browser
     does when the page leaves."""
-    base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    server, path = f"http://127.0.0.1:{port}", "/socket.io/?EIO=4&transport=polling"
     async with aiohttp.ClientSession() as http:
-        async with http.get(base) as reply:
+        async with http.get(server + path) as reply:
             sid = json.loads((await reply.text())[1:])["sid"]
-        base += f"&sid={sid}"
+        path += f"&sid={sid}"
         for packet, answer in [("40", "40"), (f'42["session_request",{{"session_token":"{TOKEN}"}}]', "42")]:
-            async with http.post(base, data=packet) as reply:
+            async with http.post(server + path, data=packet) as reply:
                 assert await reply.text() == "OK"
-            async with http.get(base) as reply:
+            async with http.get(server + path) as reply:
                 assert (await reply.text()).startswith(answer)
 
     async def leave(closing_queued: Callable[[], Awaitable[None]]) -> None:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"POST {base[len('http://127.0.0.1:') + len(str(port)):]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n41".encode())
         await writer.drain()
         await closing_queued()

@@ -162,11 +162,18 @@ def test_other_services_are_named_whole_and_the_shops_own_never():
         assert not regex.search(text), text
 
 
-def _cues() -> dict:
-    """data/nlu/cues.yml's regexes by name, compiled as the pipeline does (any case)."""
-    document = yaml.safe_load((ROOT / "data" / "nlu" / "cues.yml").read_text(encoding="utf-8"))
-    return {block["regex"]: [re.compile(line[2:], re.IGNORECASE) for line in block["examples"].splitlines() if line]
-            for block in document["nlu"]}
+def load_regexes() -> dict:
+    """data/nlu's regexes by name, compiled as the pipeline does (any case)."""
+    regexes = defaultdict(list)
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "regex" in block:
+                regexes[block["regex"]] += [re.compile(line.strip()[2:], re.IGNORECASE)
+                                            for line in block["examples"].splitlines() if line.strip()]
+    return regexes
+
+
+REGEXES = load_regexes()
 
 
 @pytest.mark.parametrize("cue, says, does_not", [
@@ -187,7 +194,7 @@ def _cues() -> dict:
       "is this in stock", "话说这款手机怎么样"]),
 ])
 def test_cues_say_what_a_message_does(cue, says, does_not):
-    patterns = _cues()[cue]
+    patterns = REGEXES[cue]
     for text in says:
         assert any(p.search(text) for p in patterns), (cue, text)
     for text in does_not:
@@ -197,8 +204,4 @@ def test_cues_say_what_a_message_does(cue, says, does_not):
 def test_every_weighted_pattern_of_the_config_is_in_the_data():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     [featurizer] = [c for c in config["pipeline"] if c["name"].endswith("SentenceFeaturizer")]
-    names = set()
-    for path in (ROOT / "data" / "nlu").glob("*.yml"):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            names.add(block.get("regex") or block.get("lookup"))
-    assert set(featurizer["pattern_weights"]) <= names, set(featurizer["pattern_weights"]) - names
+    assert set(featurizer["pattern_weights"]) <= set(REGEXES), set(featurizer["pattern_weights"]) - set(REGEXES)
