@@ -18,11 +18,13 @@ import aiohttp
 import pytest
 import requests
 import socketio
+import websockets.exceptions
 import websockets.legacy.client
 from sanic import Sanic
 
 from channels.edge import TRY_AGAIN
 from channels.webchat import (
+    MAX_PACKET_BYTES,
     BadMessage,
     WebChatInput,
     WebChatOutput,
@@ -388,6 +390,41 @@ async def test_a_page_that_leaves_is_recorded_closed_though_its_request_is_cance
         busy.set()
         server.close()
         notify_store.cache_clear()
+
+
+@pytest.mark.asyncio
+async def test_a_websocket_refuses_an_oversized_packet_and_a_message_before_its_session(state):
+    """The websocket, now that it works on Python 3.11, keeps the limits
+    long-polling had: a packet over MAX_PACKET_BYTES closes the socket before
+    anything reaches the assistant; a message before a session gets a notice."""
+    Sanic.test_mode = True
+    received = []
+
+    async def on_new_message(message):
+        received.append(message)
+
+    channel = WebChatInput(redis_url=None)
+    app = Sanic(f"webchat_{uuid.uuid4().hex[:8]}")
+    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+    try:
+        async with websockets.legacy.client.connect(url, max_size=None) as ws:
+            await ws.recv()
+            await ws.send("40")
+            await ws.recv()
+            await ws.send(json.dumps(["user_uttered", {"message": "我要找人工"}]).join(("42", "")))
+            assert "刷新" in json.loads((await asyncio.wait_for(ws.recv(), 5))[2:])[1]["text"]
+            await ws.send("42" + json.dumps(["user_uttered", {"message": "长" * MAX_PACKET_BYTES}]))
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+        async with websockets.legacy.client.connect(url) as ws:  # the server still serves the next page
+            assert (await ws.recv()).startswith("0")
+        assert received == []
+    finally:
+        server.close()
 
 
 # --------------------------------------------------------------------------
