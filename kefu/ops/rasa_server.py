@@ -55,7 +55,9 @@ def rasa_argv(port: int, model: Optional[str], endpoints: str, credentials: str,
     if model:
         argv += ["--model", model]
     if api:
-        argv += ["--enable-api", "--jwt-secret", secret("rasa_jwt_secret"), "--jwt-method", "HS256"]
+        # one argument with "=": a generated secret may begin with "-", which
+        # argparse would read as the next option and then stop Rasa (exit 2)
+        argv += ["--enable-api", f"--jwt-secret={secret('rasa_jwt_secret')}", "--jwt-method", "HS256"]
     if cors:
         argv += ["--cors", *cors]
     return argv
