@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
@@ -65,7 +65,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back (nothing
     half-written) when it raises."""
-    session = sessionmaker(bind=engine, future=True, expire_on_commit=False)()
+    # a Session itself, not sessionmaker(...)(): a sessionmaker makes a new
+    # class each time, and stores open several transactions per action
+    session = Session(bind=engine, future=True, expire_on_commit=False)
     try:
         yield session
         session.commit()
