@@ -12,7 +12,8 @@ Every form that touches an order inherits :class:`OrderProofForm`.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from contextvars import ContextVar
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -46,11 +47,25 @@ def proof_policy() -> ProofPolicy:
                        per_client=settings.proof_per_client, everyone=settings.proof_everyone)
 
 
+#: the locks one form call has read, by (conversation, order, client): rasa-sdk
+#: asks a form for its required slots three times a call (extraction,
+#: validation, next slot), and each answer needs the lock; a proof attempt
+#: recorded in the call forgets them, since it may be what locks
+_locks_read: ContextVar[Optional[Dict[Tuple[str, Optional[str], Optional[str]], Optional[str]]]] = ContextVar(
+    "proof_locks_read", default=None)
+
+
 def proof_lock(tracker: Tracker, order_id: Optional[str] = None) -> Optional[str]:
     """Why this conversation may not try a proof now (too many wrong ones
     here, for this order anywhere, from this address, or from everyone)."""
-    return store().proof_lock(conversation_key(tracker), order_id or tracker.get_slot("order_id"),
-                              client_key(tracker), proof_policy())
+    key = (conversation_key(tracker), order_id or tracker.get_slot("order_id"), client_key(tracker))
+    read = _locks_read.get()
+    if read is not None and key in read:
+        return read[key]
+    lock = store().proof_lock(*key, proof_policy())
+    if read is not None:
+        read[key] = lock
+    return lock
 
 
 def is_locked(tracker: Tracker) -> bool:
@@ -78,6 +93,12 @@ def authorised_order_id(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def _forget_locks() -> None:
+    read = _locks_read.get()
+    if read is not None:
+        read.clear()
+
+
 def _unfilled(tracker: Tracker) -> List[Dict[Text, Any]]:
     return [SlotSet(name, None) for name in tracker.slots_to_validate()]
 
@@ -94,9 +115,13 @@ class OrderProofForm(KefuForm):
         of going on with values it could not check, and the shopper's retry
         is checked like a first answer (rather than arriving after the form
         ended and being misunderstood)."""
-        return await backend_guard(KefuForm.run, _unfilled)(
-            self, dispatcher, tracker, domain
-        )
+        reading = _locks_read.set({})
+        try:
+            return await backend_guard(KefuForm.run, _unfilled)(
+                self, dispatcher, tracker, domain
+            )
+        finally:
+            _locks_read.reset(reading)
 
     async def required_slots(
         self,
@@ -143,6 +168,7 @@ class OrderProofForm(KefuForm):
             return {"phone_last4": None}  # not even checked: the form ends, the lock is explained
         ok = bool(order_id) and store().verify_order_owner(order_id, last4)
         store().record_verification(conversation_key(tracker), order_id or "", ok, client_key(tracker))
+        _forget_locks()
         if ok:
             notifications().follow(order_id, tracker.sender_id)  # its news may come here now
             return {"phone_last4": last4, "verified_order": order_id, "verified_at": utcnow().timestamp()}

@@ -146,6 +146,37 @@ def needs_digits(order_id: str = SHIPPED, sender: str = "someone", client: Optio
         tracker({"order_id": order_id}, sender=sender, client=client), DOMAIN))
 
 
+def test_the_wrong_proof_that_locks_ends_the_form_in_the_same_call(shop):
+    """The lock a form call read before the attempt is not trusted after it:
+    the third wrong proof keeps the order, says nothing more, and ends the
+    form (requested_slot None), so the next action explains the lock."""
+    guess("1111", sender="third-time")
+    guess("2222", sender="third-time")
+    messages, events = guess("3333", sender="third-time")
+    assert responses(messages) == []
+    assert slot_values(events) == {"phone_last4": None, "requested_slot": None}
+
+
+def test_a_form_call_reads_the_lock_once_and_again_after_an_attempt(shop, monkeypatch):
+    """rasa-sdk asks a form for its required slots three times a call; the
+    lock costs up to four queries, so one call reads it once per order, and
+    again after it records a proof attempt (without the memo: 3, then 5)."""
+    reads = []
+    real = shop.proof_lock
+
+    def counted(*args, **kwargs):
+        reads.append(args[:3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(shop, "proof_lock", counted)
+    run(orders.ValidateOrderStatusForm(), tracker({"order_id": SHIPPED}, sender="reader"))
+    assert len(reads) == 1
+    reads.clear()
+    guess("1111", sender="reader")
+    # before the attempt; after it; then for no order, the wrong one being forgotten
+    assert [order for _, order, _ in reads] == [SHIPPED, SHIPPED, None]
+
+
 def test_rotating_senders_do_not_buy_new_guesses_for_an_order(shop):
     """Five wrong proofs of one order, each from a fresh conversation: the
     order is locked for everyone (with a doubling wait), even with the right
