@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, FrozenSet, Mapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "kefu.db"
@@ -191,8 +192,24 @@ def _evidence(env: Callable[[str, str], str]) -> EvidenceOptions:
 
 def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
     """Read the settings from ``env`` (the process environment by default),
-    with the embedded defaults."""
-    read = _reader(os.environ if env is None else env)
+    with the embedded defaults.
+
+    The process environment's settings are kept per snapshot of it: actions
+    ask for them several times a call, building them costs about five times
+    taking the snapshot, and a changed environment (a test, a reload) still
+    gets its own settings at once."""
+    if env is None:
+        return _settings_of(frozenset(os.environ.items()))
+    return _read_settings(env)
+
+
+@lru_cache(maxsize=8)
+def _settings_of(environment: FrozenSet[Tuple[str, str]]) -> Settings:
+    return _read_settings(dict(environment))
+
+
+def _read_settings(env: Mapping[str, str]) -> Settings:
+    read = _reader(env)
     profile = read("KEFU_PROFILE", "embedded").lower()
     if profile not in PROFILES:
         raise ValueError(f"KEFU_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")

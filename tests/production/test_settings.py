@@ -51,6 +51,20 @@ def test_production_profile_defaults_to_this_machines_servers(monkeypatch):
         load_settings()
 
 
+def test_settings_follow_the_environment_though_they_are_kept(monkeypatch):
+    """load_settings keeps what it read per snapshot of the environment: the
+    same environment gives the same settings without reading them again, a
+    changed or restored one gives its own at once."""
+    monkeypatch.delenv("KEFU_PROOF_TTL_SECONDS", raising=False)
+    first = load_settings()
+    assert load_settings() is first and first.proof_ttl_seconds == 1800
+    monkeypatch.setenv("KEFU_PROOF_TTL_SECONDS", "60")
+    assert load_settings().proof_ttl_seconds == 60
+    monkeypatch.delenv("KEFU_PROOF_TTL_SECONDS")
+    assert load_settings().proof_ttl_seconds == 1800
+    assert load_settings({"KEFU_PROOF_TTL_SECONDS": "90"}).proof_ttl_seconds == 90
+
+
 def test_derived_variables_fill_every_variable_of_the_production_endpoints(monkeypatch):
     monkeypatch.setenv("KEFU_PROFILE", "production")
     monkeypatch.setenv("REDIS_URL", "redis://:s%40cret@cache:6380/3")
