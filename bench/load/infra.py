@@ -99,6 +99,58 @@ class PrivatePostgres:
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
 
 
+class CpuLimit:
+    """A CPU budget for one process, as a container's limit gives it (docker's
+    ``--cpus``, a Kubernetes pod's ``limits.cpu``): the kernel's CFS quota on
+    a cgroup of its own. With every Rasa instance held to the same budget,
+    one instance and two compare as they would on a machine where each has
+    its share of cores to itself, not as two processes fighting the load
+    generator, the action servers and the databases for the same two cores.
+    Needs root and the cgroup cpu controller (v1 or v2)."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, name: str, cpus: float) -> None:
+        if cpus <= 0:
+            raise ValueError("a CPU limit must be above 0")
+        quota = int(cpus * self.PERIOD_US)
+        unified = Path("/sys/fs/cgroup/cgroup.controllers")
+        if unified.exists():  # cgroup v2: cpu.max "<quota> <period>"
+            root = Path("/sys/fs/cgroup")
+            if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+                (root / "cgroup.subtree_control").write_text("+cpu")
+            self.dir = root / name
+            self.dir.mkdir(exist_ok=True)
+            (self.dir / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+        else:  # cgroup v1: the cpu hierarchy
+            self.dir = Path("/sys/fs/cgroup/cpu") / name
+            self.dir.mkdir(exist_ok=True)
+            (self.dir / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (self.dir / "cpu.cfs_quota_us").write_text(str(quota))
+        self.cpus = cpus
+
+    def apply(self, pid: int) -> None:
+        """Move the process, every thread of it, into the budget."""
+        (self.dir / "cgroup.procs").write_text(str(pid))
+
+    def throttled_s(self) -> float:
+        """How long the kernel held the process back for its budget."""
+        for line in (self.dir / "cpu.stat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "throttled_usec":
+                return int(value) / 1e6
+            if key == "throttled_time":
+                return int(value) / 1e9
+        return 0.0
+
+    def release(self) -> None:
+        """Remove the cgroup once its processes have ended (or move what is
+        left back to the parent first)."""
+        for pid in (self.dir / "cgroup.procs").read_text().split():
+            (self.dir.parent / "cgroup.procs").write_text(pid)
+        self.dir.rmdir()
+
+
 class Sampler(threading.Thread):
     """CPU (% of one core) and RSS of each named process (with children)."""
 
@@ -224,6 +276,16 @@ def check_trackers(base_url: str, rows: List[dict]) -> Dict[str, object]:
                 counts["failed_attempts_in_tracker"] += 1
     counts["problems"] = problems[:50]
     return counts
+
+
+def steady_throughput(rows: List[dict], start: float, end: float) -> float:
+    """Replies per second answered ok between ``start`` and ``end`` (wall
+    clock): the ramp, while shoppers are still arriving, and the wind-down,
+    while the last conversations finish, are left out. Without that, a run
+    that needs more shoppers to saturate it (two instances) loses more of
+    its minute to the ramp than one that does not."""
+    done = sum(1 for r in rows if r["outcome"] == "ok" and start <= r["started"] + r["latency"] < end)
+    return round(done / (end - start), 2) if end > start else 0.0
 
 
 def summarize(rows: List[dict], duration: float) -> Dict[str, object]:
