@@ -113,21 +113,28 @@ class CpuLimit:
     def __init__(self, name: str, cpus: float) -> None:
         if cpus <= 0:
             raise ValueError("a CPU limit must be above 0")
-        quota = int(cpus * self.PERIOD_US)
+        try:
+            self.dir = self._create(name, int(cpus * self.PERIOD_US))
+        except OSError as error:
+            raise RuntimeError(f"a Rasa CPU limit needs root and the cgroup cpu controller ({error}); "
+                               "--rasa-cpus 0 makes the unlimited runs only") from error
+        self.cpus = cpus
+
+    def _create(self, name: str, quota: int) -> Path:
         unified = Path("/sys/fs/cgroup/cgroup.controllers")
         if unified.exists():  # cgroup v2: cpu.max "<quota> <period>"
             root = Path("/sys/fs/cgroup")
             if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
                 (root / "cgroup.subtree_control").write_text("+cpu")
-            self.dir = root / name
-            self.dir.mkdir(exist_ok=True)
-            (self.dir / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            group = root / name
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
         else:  # cgroup v1: the cpu hierarchy
-            self.dir = Path("/sys/fs/cgroup/cpu") / name
-            self.dir.mkdir(exist_ok=True)
-            (self.dir / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
-            (self.dir / "cpu.cfs_quota_us").write_text(str(quota))
-        self.cpus = cpus
+            group = Path("/sys/fs/cgroup/cpu") / name
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+        return group
 
     def apply(self, pid: int) -> None:
         """Move the process, every thread of it, into the budget."""

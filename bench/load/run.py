@@ -133,7 +133,7 @@ def ratio_line(group: List[dict]) -> str:
     if throttled:
         line += (" The kernel held them back for their budget " + ", ".join(f"{v} s" for _, v in
                                                                          sorted(throttled.items()))
-                 + " of the run: each instance was saturated at its budget.")
+                 + " of the run: an instance held back is one that used its whole budget.")
     return line
 
 
