@@ -62,14 +62,14 @@ def locust(host: str, users: int, seconds: int, log: Path, run_id: str, csv_pref
         cwd=PROJECT_ROOT, env=env, stdout=open(log.with_suffix(".locust.log"), "ab"), stderr=subprocess.STDOUT)
 
 
-def limit_rasa(pids: Dict[str, int], cpus: Optional[float]) -> Dict[str, CpuLimit]:
-    """Each Rasa instance in a CPU budget of its own (none when ``cpus`` is None)."""
-    limits: Dict[str, CpuLimit] = {}
+def limit_rasa(pids: Dict[str, int], cpus: Optional[float], limits: Dict[str, CpuLimit]) -> None:
+    """Each Rasa instance in a CPU budget of its own (none when ``cpus`` is
+    None), each added to ``limits`` as soon as it exists, so that the caller
+    releases every one made even when a later one fails."""
     for name, pid in pids.items():
         if cpus and name.startswith("rasa"):
             limits[name] = CpuLimit(f"kefu-bench-{name}", cpus)
             limits[name].apply(pid)
-    return limits
 
 
 def one_run(instances: int, actions: int, users: int, seconds: int, redis: PrivateRedis,
@@ -87,7 +87,7 @@ def one_run(instances: int, actions: int, users: int, seconds: int, redis: Priva
     log.unlink(missing_ok=True)
     limits: Dict[str, CpuLimit] = {}
     try:
-        limits = limit_rasa(cluster.pids(), rasa_cpus)
+        limit_rasa(cluster.pids(), rasa_cpus, limits)
         sampler = Sampler({**cluster.pids(), "redis": redis.process.pid, **server_pids()})
         sampler.start()
         t0, wall0 = time.monotonic(), time.time()
