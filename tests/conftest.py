@@ -8,7 +8,7 @@ import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import requests
@@ -103,6 +103,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def serve_blueprint(blueprint: Any, url_prefix: str, name: str) -> Tuple[Any, int]:
+    """A connector's blueprint on a Sanic app of its own, started on a free
+    local port: the server (the test closes it) and the port."""
+    from sanic import Sanic
+
+    app = Sanic(f"{name}_{uuid.uuid4().hex[:8]}")
+    app.blueprint(blueprint, url_prefix=url_prefix)
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    return server, port
 
 
 @pytest.fixture(scope="session")

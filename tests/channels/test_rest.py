@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from channels.edge import TRY_AGAIN, answering_failures
 from channels.rest import BadRequest, ReliableRestInput, parse_body
 from kefu.core import ids
 from kefu.ops.files import effective_credentials
-from tests.conftest import free_port
+from tests.conftest import serve_blueprint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,11 +110,7 @@ async def test_over_http_the_sender_is_a_rest_name_and_bad_input_is_a_4xx():
         received.append(message)
         await message.output_channel.send_text_message(message.sender_id, "好的")
 
-    app = Sanic(f"rest_{uuid.uuid4().hex[:8]}")
-    app.blueprint(ReliableRestInput().blueprint(on_new_message), url_prefix="/webhooks/rest")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(ReliableRestInput().blueprint(on_new_message), "/webhooks/rest", "rest")
     url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
     try:
         async with aiohttp.ClientSession() as http:

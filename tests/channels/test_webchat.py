@@ -49,7 +49,7 @@ from kefu.state import use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
 from kefu.store.notify import NotifyStore
-from tests.conftest import IN_CI, MODEL, free_port, launch_chromium, rasa_api, start_kefu
+from tests.conftest import IN_CI, MODEL, launch_chromium, rasa_api, serve_blueprint, start_kefu
 
 SHIPPED = "2611010000000001"
 TOKEN = new_session_token()
@@ -188,11 +188,7 @@ async def test_connector_round_trip_push_static_files_and_bad_input(state):
             message.sender_id, "要转人工吗？", [{"title": "转人工", "payload": "/request_human"}])
 
     channel = WebChatInput(redis_url=None)  # in-process rooms
-    app = Sanic(f"webchat_{uuid.uuid4().hex[:8]}")
-    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(channel.blueprint(on_new_message), "/webhooks/webchat", "webchat")
     base = f"http://127.0.0.1:{port}"
     client = socketio.AsyncClient()
     try:
@@ -363,11 +359,7 @@ async def test_a_page_that_leaves_is_recorded_closed_though_its_request_is_cance
         return await asyncio.to_thread(notify.page_open, CONVERSATION)
 
     channel = WebChatInput(redis_url=None)
-    app = Sanic(f"webchat_{uuid.uuid4().hex[:8]}")
-    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(channel.blueprint(on_new_message), "/webhooks/webchat", "webchat")
     busy = threading.Event()
     try:
         leave = await connect(port)
@@ -404,11 +396,7 @@ async def test_a_websocket_refuses_an_oversized_packet_and_a_message_before_its_
         received.append(message)
 
     channel = WebChatInput(redis_url=None)
-    app = Sanic(f"webchat_{uuid.uuid4().hex[:8]}")
-    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(channel.blueprint(on_new_message), "/webhooks/webchat", "webchat")
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
     try:
         async with websockets.legacy.client.connect(url, max_size=None) as ws:

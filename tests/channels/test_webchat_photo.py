@@ -15,7 +15,6 @@ import os
 import queue
 import socket
 import time
-import uuid
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -47,7 +46,7 @@ from kefu.state import use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
 from kefu.store.evidence import EvidenceStore
-from tests.conftest import MODEL, free_port, rasa_api, start_kefu
+from tests.conftest import MODEL, rasa_api, serve_blueprint, start_kefu
 
 SHOP_ORIGIN = "https://shop.example.com"
 #: the servers' photo limit (KEFU_EVIDENCE_MAX_BYTES's default)
@@ -163,11 +162,7 @@ async def test_with_a_jwt_key_an_upload_needs_a_valid_bearer_token(plain_intake)
         await message.output_channel.send_text_message(message.sender_id, "照片收到啦")
 
     channel = WebChatInput(redis_url=None, jwt_key=WIDGET_JWT_KEY, jwt_method="HS256")
-    app = Sanic(f"webchat_photo_{uuid.uuid4().hex[:8]}")
-    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/webchat")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(channel.blueprint(on_new_message), "/webhooks/webchat", "webchat_photo")
     url = f"http://127.0.0.1:{port}/webhooks/webchat/photo"
     token = new_session_token()
     base = {"X-Kefu-Session": token, "Content-Type": "image/png"}

@@ -52,7 +52,7 @@ from kefu.state import use_channel_state
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
 from kefu.store.evidence import EvidenceStore
-from tests.conftest import free_port, rasa_api, start_kefu
+from tests.conftest import rasa_api, serve_blueprint, start_kefu
 from tests.support.fake_wechat import FakeWeChatAPI, WeChatServer
 
 TOKEN = "kefu-wechat-token"
@@ -230,11 +230,7 @@ async def webhook(api, state, monkeypatch):
         channel = WeChatInput(TOKEN, APP_ID, SECRET, encoding_aes_key, api_base=api.url, reply_deadline=deadline,
                               state=state)
         bot = Bot()
-        app = Sanic(f"wechat_test_{uuid.uuid4().hex[:8]}")
-        app.blueprint(channel.blueprint(bot), url_prefix="/webhooks/wechat")
-        port = free_port()
-        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-        await server.startup()
+        server, port = await serve_blueprint(channel.blueprint(bot), "/webhooks/wechat", "wechat_test")
         await server.start_serving()
         hook = Webhook(channel, bot, server, f"http://127.0.0.1:{port}")
         webhooks.append(hook)

@@ -15,7 +15,7 @@ from sanic import Sanic
 from channels.wechat import WeChatInput
 from kefu.state.sql import SqlChannelState
 from kefu.store.db import make_engine, migrate
-from tests.conftest import free_port
+from tests.conftest import serve_blueprint
 from tests.security.conftest import SHIPPED, WECHAT_APP_ID, WECHAT_SECRET, WECHAT_TOKEN, ZHANGSAN_OPENID
 from tests.support.fake_wechat import WeChatServer
 
@@ -85,11 +85,7 @@ async def test_in_safe_mode_only_encrypted_messages_are_accepted(tmp_path, monke
         received.append(message)
         await message.output_channel.send_text_message(message.sender_id, "收到")
 
-    app = Sanic(f"wechat_safe_{uuid.uuid4().hex[:8]}")
-    app.blueprint(channel.blueprint(bot), url_prefix="/webhooks/wechat")
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
+    server, port = await serve_blueprint(channel.blueprint(bot), "/webhooks/wechat", "wechat_safe")
     await server.start_serving()
     wx, openid = WeChatServer(WECHAT_TOKEN, WECHAT_APP_ID, AES_KEY), _openid()
     hook = f"http://127.0.0.1:{port}/webhooks/wechat/webhook"
