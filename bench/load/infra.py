@@ -118,7 +118,6 @@ class CpuLimit:
         except OSError as error:
             raise RuntimeError(f"a Rasa CPU limit needs root and the cgroup cpu controller ({error}); "
                                "--rasa-cpus 0 makes the unlimited runs only") from error
-        self.cpus = cpus
 
     def _create(self, name: str, quota: int) -> Path:
         unified = Path("/sys/fs/cgroup/cgroup.controllers")
